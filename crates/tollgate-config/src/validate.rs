@@ -1,0 +1,499 @@
+//! Raw config + environment -> [`Config`], collecting every error instead of stopping at the
+//! first.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::raw::{RawConfig, RawProvider};
+use crate::units::{parse_duration, parse_size};
+use crate::{
+    Config, ConfigError, ConfigErrors, KeyConfig, Limits, LogConfig, LogFormat, Origin,
+    ProviderConfig, Secret, Timeouts, env, presets,
+};
+
+struct Ctx<'a> {
+    file: Origin,
+    env: &'a BTreeMap<String, String>,
+    errors: Vec<ConfigError>,
+    /// Variables the file refers to (`env:VAR`, `api_key_env`): never "unknown".
+    referenced: Vec<String>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, origin: Origin, path: &str, message: impl Into<String>) {
+        self.errors.push(ConfigError { origin, path: path.to_owned(), message: message.into() });
+    }
+
+    /// The value of a setting: its variable if set, else the file's value, with its origin.
+    fn pick(&self, path: &str, file_value: Option<String>) -> Option<(String, Origin)> {
+        let var = env::VARS.iter().find(|(_, p, _)| *p == path).map(|(v, _, _)| *v);
+        if let Some(var) = var
+            && let Some(v) = self.env.get(var)
+        {
+            return Some((v.clone(), Origin::Env(var.to_owned())));
+        }
+        file_value.map(|v| (v, self.file.clone()))
+    }
+
+    fn parse<T>(
+        &mut self,
+        path: &str,
+        file_value: Option<String>,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
+        match self.pick(path, file_value) {
+            None => default,
+            Some((raw, origin)) => match parse(&raw) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.err(origin, path, e);
+                    default
+                }
+            },
+        }
+    }
+
+    /// Resolves `env:VAR` indirection for secrets written in the file.
+    fn secret(&mut self, origin: Origin, path: &str, value: &str) -> Option<Secret> {
+        if let Some(var) = value.strip_prefix("env:") {
+            self.referenced.push(var.to_owned());
+            match self.env.get(var).filter(|v| !v.is_empty()) {
+                Some(v) => Some(Secret::new(v.clone())),
+                None => {
+                    self.err(origin, path, format!("refers to environment variable {var}, which is not set"));
+                    None
+                }
+            }
+        } else if value.is_empty() {
+            self.err(origin, path, "must not be empty");
+            None
+        } else {
+            Some(Secret::new(value))
+        }
+    }
+}
+
+pub fn validate(
+    raw: RawConfig,
+    file: Origin,
+    env_map: &BTreeMap<String, String>,
+) -> Result<Config, ConfigErrors> {
+    let mut cx = Ctx { file: file.clone(), env: env_map, errors: Vec::new(), referenced: Vec::new() };
+
+    let listen = cx.parse("server.listen", raw.server.listen, default_listen(), |s| {
+        s.parse::<SocketAddr>().map_err(|e| format!("`{s}` is not an address:port ({e})"))
+    });
+    let data_dir = match cx.pick("server.data_dir", raw.server.data_dir.map(|p| p.display().to_string())) {
+        Some((d, _)) => PathBuf::from(d),
+        None => crate::default_data_dir(env_map),
+    };
+    let shutdown_grace =
+        cx.parse("server.shutdown_grace", raw.server.shutdown_grace, Duration::from_secs(30), parse_duration);
+
+    let database_url = cx.pick("storage.database_url", raw.storage.database_url).map(|(u, o)| (u, o));
+    let database_url = match database_url {
+        Some((u, o)) if !u.starts_with("sqlite:") => {
+            cx.err(
+                o,
+                "storage.database_url",
+                format!("unsupported database URL `{}`: this build stores history in SQLite (`sqlite://PATH`)", redact_url(&u)),
+            );
+            None
+        }
+        other => other.map(|(u, _)| u),
+    };
+    let record_bodies = cx.parse(
+        "storage.record_bodies",
+        raw.storage.record_bodies.map(|b| b.to_string()),
+        true,
+        parse_bool,
+    );
+
+    let limits = Limits {
+        max_body_bytes: cx.parse("limits.max_body_size", raw.limits.max_body_size, 32 * 1024 * 1024, parse_size),
+        max_messages: cx.parse(
+            "limits.max_messages",
+            raw.limits.max_messages.map(|n| n.to_string()),
+            20_000,
+            |s| s.parse::<usize>().map_err(|_| format!("`{s}` is not a whole number")),
+        ),
+    };
+    if limits.max_messages == 0 {
+        cx.err(file.clone(), "limits.max_messages", "must be at least 1");
+    }
+    let timeouts = Timeouts {
+        connect: cx.parse("timeouts.connect", raw.timeouts.connect, Duration::from_secs(10), parse_duration),
+        first_byte: cx.parse("timeouts.first_byte", raw.timeouts.first_byte, Duration::from_secs(600), parse_duration),
+        idle: cx.parse("timeouts.idle", raw.timeouts.idle, Duration::from_secs(300), parse_duration),
+    };
+
+    let log = LogConfig {
+        level: cx.pick("log.level", raw.log.level).map_or_else(|| "info".to_owned(), |(l, _)| l),
+        format: cx.parse("log.format", raw.log.format, LogFormat::Json, |s| match s {
+            "json" => Ok(LogFormat::Json),
+            "pretty" => Ok(LogFormat::Pretty),
+            other => Err(format!("`{other}` is not a log format (use json or pretty)")),
+        }),
+    };
+
+    let master_key = match cx.pick("auth.master_key", raw.auth.master_key) {
+        Some((k, o)) => cx.secret(o, "auth.master_key", &k),
+        None => None,
+    };
+    let mut keys: Vec<KeyConfig> = Vec::new();
+    for (i, k) in raw.auth.keys.iter().enumerate() {
+        let path = format!("auth.keys[{i}]");
+        if keys.iter().any(|e| e.name == k.name) {
+            cx.err(file.clone(), &format!("{path}.name"), format!("duplicate key name `{}`", k.name));
+        }
+        if let Some(key) = cx.secret(file.clone(), &format!("{path}.key"), &k.key) {
+            keys.push(KeyConfig { name: k.name.clone(), key });
+        }
+    }
+
+    let providers = providers(&mut cx, raw.providers);
+    check_env_names(&mut cx, &providers);
+
+    for (alias, target) in &raw.aliases {
+        let path = format!("aliases.{alias}");
+        if alias.contains(':') {
+            cx.err(file.clone(), &path, "alias names must not contain `:`");
+        }
+        match target.split_once(':') {
+            None => cx.err(file.clone(), &path, format!("target `{target}` must be `provider:model`")),
+            Some((p, m)) => {
+                if m.is_empty() {
+                    cx.err(file.clone(), &path, format!("target `{target}` names no model"));
+                } else if !providers.iter().any(|c| c.name == p) {
+                    let hint = match presets::find(p).and_then(|pr| pr.key_env) {
+                        Some(var) => format!(" (set {var} or add a [providers.{p}] section)"),
+                        None => format!(" (add a [providers.{p}] section)"),
+                    };
+                    cx.err(file.clone(), &path, format!("provider `{p}` is not enabled{hint}"));
+                }
+            }
+        }
+    }
+
+    if cx.errors.is_empty() {
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            record_bodies,
+            limits,
+            timeouts,
+            shutdown_grace,
+            log,
+            master_key,
+            keys,
+            providers,
+            aliases: raw.aliases,
+            file: match file {
+                Origin::File(p) => Some(p),
+                _ => None,
+            },
+        })
+    } else {
+        Err(ConfigErrors(cx.errors))
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4747))
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        other => Err(format!("`{other}` is not true or false")),
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+fn normalise_base_url(
+    cx: &mut Ctx<'_>,
+    origin: Origin,
+    path: &str,
+    url: &str,
+    preset: &presets::Preset,
+) -> Option<String> {
+    let url = url.trim().trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
+        cx.err(origin, path, format!("`{url}` is not an http:// or https:// URL"));
+        return None;
+    }
+    let mut url = url.to_owned();
+    if let Some(suffix) = preset.required_suffix
+        && !url.ends_with(suffix)
+    {
+        url.push_str(suffix);
+    }
+    Some(url)
+}
+
+fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<ProviderConfig> {
+    let mut out = Vec::new();
+    for (name, rp) in &raw {
+        let path = format!("providers.{name}");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+            cx.err(cx.file.clone(), &path, "provider names use lowercase letters, digits, `-` and `_`");
+            continue;
+        }
+        let preset_name = rp.preset.as_deref().unwrap_or_else(|| {
+            if presets::find(name).is_some() { name.as_str() } else { "openai-compatible" }
+        });
+        let Some(preset) = presets::find(preset_name) else {
+            let known: Vec<_> = presets::PRESETS.iter().map(|p| p.name).collect();
+            cx.err(cx.file.clone(), &format!("{path}.preset"), format!("unknown preset `{preset_name}` (known: {})", known.join(", ")));
+            continue;
+        };
+        if rp.enabled == Some(false) {
+            continue;
+        }
+        let override_var = presets::base_url_override_var(name);
+        let (url, origin) = if let Some(u) = cx.env.get(&override_var) {
+            (u.clone(), Origin::Env(override_var.clone()))
+        } else if let Some(u) = &rp.base_url {
+            (u.clone(), cx.file.clone())
+        } else if let Some(u) = preset.base_url_env.and_then(|v| cx.env.get(v).map(|u| (u, v))) {
+            (u.0.clone(), Origin::Env(u.1.to_owned()))
+        } else if preset.base_url.is_empty() {
+            cx.err(cx.file.clone(), &format!("{path}.base_url"), "required for an openai-compatible provider");
+            continue;
+        } else {
+            (preset.base_url.to_owned(), Origin::Default)
+        };
+        let Some(base_url) = normalise_base_url(cx, origin, &format!("{path}.base_url"), &url, preset) else {
+            continue;
+        };
+        let api_key = if let Some(k) = &rp.api_key {
+            cx.secret(cx.file.clone(), &format!("{path}.api_key"), k)
+        } else if let Some(var) = &rp.api_key_env {
+            cx.referenced.push(var.clone());
+            match cx.env.get(var).filter(|v| !v.is_empty()) {
+                Some(v) => Some(Secret::new(v.clone())),
+                None => {
+                    cx.err(cx.file.clone(), &format!("{path}.api_key_env"), format!("environment variable {var} is not set"));
+                    None
+                }
+            }
+        } else {
+            preset.key_env.and_then(|v| cx.env.get(v)).filter(|v| !v.is_empty()).map(|v| Secret::new(v.clone()))
+        };
+        out.push(ProviderConfig {
+            name: name.clone(),
+            preset,
+            base_url,
+            api_key,
+            models: rp.models.clone(),
+            headers: rp.headers.clone(),
+            origin: cx.file.clone(),
+        });
+    }
+
+    // Presets enabled by the environment alone.
+    for preset in presets::PRESETS {
+        if raw.contains_key(preset.name) || preset.name == "openai-compatible" {
+            continue;
+        }
+        let override_var = presets::base_url_override_var(preset.name);
+        let key = preset.key_env.and_then(|v| cx.env.get(v).filter(|s| !s.is_empty()).map(|k| (v, k)));
+        let url_override = cx.env.get(&override_var).map(|u| (override_var.clone(), u));
+        let vendor_url = preset.base_url_env.and_then(|v| cx.env.get(v).map(|u| (v.to_owned(), u)));
+        let Some(trigger) = key
+            .map(|(v, _)| v.to_owned())
+            .or_else(|| url_override.as_ref().map(|(v, _)| v.clone()))
+            .or_else(|| vendor_url.as_ref().map(|(v, _)| v.clone()))
+        else {
+            continue;
+        };
+        let (url, origin) = match (&url_override, &vendor_url) {
+            (Some((v, u)), _) | (None, Some((v, u))) => ((*u).clone(), Origin::Env(v.clone())),
+            (None, None) => (preset.base_url.to_owned(), Origin::Default),
+        };
+        let path = format!("providers.{}.base_url", preset.name);
+        let Some(base_url) = normalise_base_url(cx, origin, &path, &url, preset) else { continue };
+        out.push(ProviderConfig {
+            name: preset.name.to_owned(),
+            preset,
+            base_url,
+            api_key: key.map(|(_, k)| Secret::new(k.clone())),
+            models: Vec::new(),
+            headers: BTreeMap::new(),
+            origin: Origin::Env(trigger),
+        });
+    }
+    out
+}
+
+fn check_env_names(cx: &mut Ctx<'_>, providers: &[ProviderConfig]) {
+    let unknown: Vec<String> = cx
+        .env
+        .keys()
+        .filter(|k| k.starts_with("TOLLGATE_"))
+        .filter(|k| env::setting_for(k).is_none() && !cx.referenced.contains(k))
+        .filter(|k| {
+            let known_provider = |name: &str| presets::base_url_override_var(name) == **k;
+            !(presets::PRESETS.iter().any(|p| known_provider(p.name))
+                || providers.iter().any(|p| known_provider(&p.name)))
+        })
+        .cloned()
+        .collect();
+    for var in unknown {
+        let hint = env::suggest(&var).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
+        cx.err(
+            Origin::Env(var.clone()),
+            "",
+            format!("unknown Tollgate variable{hint}; see `tollgate check-config --help` for the list"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AuthScheme, Dialect, load, parse_file};
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn from_toml(text: &str, e: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        let path = std::path::Path::new("tollgate.toml");
+        validate(parse_file(text, path)?, Origin::File(path.into()), &env(e))
+    }
+
+    #[test]
+    fn no_config_at_all_works_with_defaults() {
+        let c = load(None, &env(&[("HOME", "/home/u")])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:4747");
+        assert_eq!(c.data_dir, PathBuf::from("/home/u/.local/share/tollgate"));
+        assert!(c.providers.is_empty());
+        assert_eq!(c.limits.max_body_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
+    fn providers_are_enabled_by_their_vendor_key_variables() {
+        let c = load(
+            None,
+            &env(&[
+                ("ANTHROPIC_API_KEY", "sk-ant"),
+                ("OPENAI_API_KEY", "sk-oai"),
+                ("OLLAMA_BASE_URL", "http://localhost:11434"),
+                ("TOLLGATE_OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"),
+            ]),
+        )
+        .unwrap();
+        let names: Vec<_> = c.providers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["anthropic", "openai", "ollama"]);
+        let a = &c.providers[0];
+        assert_eq!(a.base_url, "https://api.anthropic.com");
+        assert_eq!(a.api_key.as_ref().unwrap().expose(), "sk-ant");
+        assert_eq!(a.preset.auth, AuthScheme::XApiKey);
+        assert_eq!(c.providers[1].base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(c.providers[1].dialect(), Dialect::OpenAiChat);
+        assert_eq!(c.providers[2].base_url, "http://localhost:11434/v1");
+        assert!(c.providers[2].api_key.is_none());
+    }
+
+    #[test]
+    fn a_base_url_override_alone_enables_a_provider() {
+        let c = load(None, &env(&[("TOLLGATE_ANTHROPIC_BASE_URL", "http://127.0.0.1:1234")])).unwrap();
+        assert_eq!(c.providers[0].name, "anthropic");
+        assert_eq!(c.providers[0].base_url, "http://127.0.0.1:1234");
+    }
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        let c = from_toml(
+            "[server]\nlisten = \"127.0.0.1:9000\"\n[limits]\nmax_body_size = \"1MiB\"\n",
+            &[("TOLLGATE_LISTEN", "0.0.0.0:7000")],
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:7000");
+        assert_eq!(c.limits.max_body_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_a_line() {
+        let e = from_toml("[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n", &[]).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("tollgate.toml: line 3: unknown field `listen_port`"), "{msg}");
+    }
+
+    #[test]
+    fn errors_name_their_origin_and_path_and_are_all_collected() {
+        let e = from_toml(
+            "[server]\nlisten = \"nope\"\n[timeouts]\nidle = \"5 parsecs\"\n[aliases]\nfast = \"openai:gpt-4o-mini\"\nbad = \"nocolon\"\n",
+            &[("TOLLGATE_MAX_MESSAGES", "many"), ("TOLLGATE_LISTN", "x")],
+        )
+        .unwrap_err();
+        let msgs: Vec<String> = e.0.iter().map(ToString::to_string).collect();
+        assert!(msgs.iter().any(|m| m.starts_with("tollgate.toml: server.listen: `nope` is not an address:port")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.starts_with("tollgate.toml: timeouts.idle: unknown duration unit")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.starts_with("environment variable TOLLGATE_MAX_MESSAGES: limits.max_messages: `many`")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("TOLLGATE_LISTN: unknown Tollgate variable (did you mean TOLLGATE_LISTEN?)")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("aliases.fast: provider `openai` is not enabled (set OPENAI_API_KEY")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("aliases.bad: target `nocolon` must be `provider:model`")), "{msgs:?}");
+    }
+
+    #[test]
+    fn configured_providers_resolve_keys_and_presets() {
+        let c = from_toml(
+            "[providers.local]\nbase_url = \"http://127.0.0.1:8000/v1\"\nmodels = [\"qwen\"]\n[providers.openai]\napi_key_env = \"MY_KEY\"\n[providers.off]\npreset = \"groq\"\nenabled = false\n[aliases]\nq = \"local:qwen\"\n",
+            &[("MY_KEY", "k1"), ("TOLLGATE_LOCAL_BASE_URL", "http://127.0.0.1:8001/v1")],
+        )
+        .unwrap();
+        assert_eq!(c.providers.len(), 2);
+        let local = c.providers.iter().find(|p| p.name == "local").unwrap();
+        assert_eq!(local.preset.name, "openai-compatible");
+        assert_eq!(local.base_url, "http://127.0.0.1:8001/v1");
+        let openai = c.providers.iter().find(|p| p.name == "openai").unwrap();
+        assert_eq!(openai.api_key.as_ref().unwrap().expose(), "k1");
+        assert_eq!(c.aliases["q"], "local:qwen");
+    }
+
+    #[test]
+    fn bad_providers_are_explained() {
+        let e = from_toml(
+            "[providers.custom]\nmodels = []\n[providers.x]\npreset = \"nope\"\n[providers.y]\napi_key_env = \"UNSET_VAR\"\nbase_url = \"ftp://x\"\n",
+            &[],
+        )
+        .unwrap_err();
+        let msgs = e.to_string();
+        assert!(msgs.contains("providers.custom.base_url: required for an openai-compatible provider"), "{msgs}");
+        assert!(msgs.contains("providers.x.preset: unknown preset `nope`"), "{msgs}");
+        assert!(msgs.contains("providers.y.base_url: `ftp://x` is not an http:// or https:// URL"), "{msgs}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = load(None, &env(&[("TOLLGATE_MASTER_KEY", "super-secret")])).unwrap();
+        assert!(!format!("{c:?}").contains("super-secret"));
+        assert_eq!(c.master_key.unwrap().expose(), "super-secret");
+    }
+
+    #[test]
+    fn key_references_resolve_from_env() {
+        let c = from_toml(
+            "[auth]\nmaster_key = \"env:ADMIN\"\n[[auth.keys]]\nname = \"ci\"\nkey = \"tg-ci-123\"\n",
+            &[("ADMIN", "adm")],
+        )
+        .unwrap();
+        assert_eq!(c.master_key.unwrap().expose(), "adm");
+        assert_eq!(c.keys[0].name, "ci");
+        let e = from_toml("[auth]\nmaster_key = \"env:NOPE\"\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("auth.master_key: refers to environment variable NOPE, which is not set"));
+    }
+}

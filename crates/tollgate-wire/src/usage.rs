@@ -1,0 +1,22 @@
+//! Token usage in one shape.
+//!
+//! Anthropic's `input_tokens` excludes cached tokens; OpenAI's `prompt_tokens` includes them.
+//! [`Usage`] follows Anthropic: `input_tokens` is the uncached part, and the cache fields are
+//! separate, so total input is the sum of the three.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Input tokens that were neither read from nor written to the prompt cache.
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+}
+
+impl Usage {
+    pub fn total_input(&self) -> u64 {
+        self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+}

@@ -5,11 +5,27 @@
 pub const VARS: &[(&str, &str, &str)] = &[
     ("TOLLGATE_CONFIG", "(config file path)", "path of the config file to load"),
     ("TOLLGATE_LISTEN", "server.listen", "address:port to listen on"),
-    ("TOLLGATE_DATA_DIR", "server.data_dir", "directory for the database, master key and default config"),
-    ("TOLLGATE_SHUTDOWN_GRACE", "server.shutdown_grace", "how long in-flight requests may finish on shutdown"),
+    (
+        "TOLLGATE_DATA_DIR",
+        "server.data_dir",
+        "directory for the database, master key and default config",
+    ),
+    (
+        "TOLLGATE_SHUTDOWN_GRACE",
+        "server.shutdown_grace",
+        "how long in-flight requests may finish on shutdown",
+    ),
     ("TOLLGATE_MASTER_KEY", "auth.master_key", "the admin key, also accepted as a client key"),
-    ("TOLLGATE_DATABASE_URL", "storage.database_url", "database URL (default: SQLite in the data directory)"),
-    ("TOLLGATE_RECORD_BODIES", "storage.record_bodies", "store request and response bodies (true/false)"),
+    (
+        "TOLLGATE_DATABASE_URL",
+        "storage.database_url",
+        "database URL (default: SQLite in the data directory)",
+    ),
+    (
+        "TOLLGATE_RECORD_BODIES",
+        "storage.record_bodies",
+        "store request and response bodies (true/false)",
+    ),
     ("TOLLGATE_MAX_BODY_SIZE", "limits.max_body_size", "largest request body accepted"),
     ("TOLLGATE_MAX_MESSAGES", "limits.max_messages", "most messages in one request"),
     ("TOLLGATE_CONNECT_TIMEOUT", "timeouts.connect", "upstream connect timeout"),

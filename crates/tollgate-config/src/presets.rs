@@ -154,41 +154,9 @@ pub fn base_url_override_var(provider: &str) -> String {
     format!("TOLLGATE_{}_BASE_URL", provider.to_ascii_uppercase().replace('-', "_"))
 }
 
-/// Whether `model` matches a `*` pattern.
-pub fn matches(pattern: &str, model: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let Some(first) = parts.next() else { return pattern == model };
-    let Some(mut rest) = model.strip_prefix(first) else { return false };
-    let parts: Vec<&str> = parts.collect();
-    if parts.is_empty() {
-        return rest.is_empty();
-    }
-    for (i, part) in parts.iter().enumerate() {
-        if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(matches("claude-*", "claude-sonnet-4-5"));
-        assert!(!matches("claude-*", "gpt-4o"));
-        assert!(matches("*/*", "anthropic/claude-sonnet-4.5"));
-        assert!(!matches("*/*", "gpt-4o"));
-        assert!(matches("o3*", "o3"));
-        assert!(matches("exact", "exact"));
-        assert!(!matches("exact", "exactly"));
-    }
 
     #[test]
     fn names_are_unique() {

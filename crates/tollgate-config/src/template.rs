@@ -90,7 +90,8 @@ mod tests {
     fn the_template_is_valid_and_changes_nothing() {
         let path = std::path::Path::new("tollgate.toml");
         let raw = crate::parse_file(TEMPLATE, path).unwrap();
-        let c = crate::validate::validate(raw, crate::Origin::File(path.into()), &BTreeMap::new()).unwrap();
+        let c = crate::validate::validate(raw, crate::Origin::File(path.into()), &BTreeMap::new())
+            .unwrap();
         assert_eq!(c.listen.to_string(), crate::DEFAULT_LISTEN);
         assert!(c.providers.is_empty());
     }
@@ -102,15 +103,27 @@ mod tests {
             .lines()
             .map(|l| {
                 let t = l.strip_prefix("# ").unwrap_or(l);
-                let looks_like_toml = t.starts_with('[') || (t.contains(" = ") && !t.contains("  "));
-                if l.starts_with("# ") && looks_like_toml && !t.contains("data_dir") && !t.contains("database_url") { t } else { l }
+                let looks_like_toml =
+                    t.starts_with('[') || (t.contains(" = ") && !t.contains("  "));
+                if l.starts_with("# ")
+                    && looks_like_toml
+                    && !t.contains("data_dir")
+                    && !t.contains("database_url")
+                {
+                    t
+                } else {
+                    l
+                }
             })
             .collect::<Vec<_>>()
             .join("\n");
         let path = std::path::Path::new("tollgate.toml");
         let raw = crate::parse_file(&text, path).unwrap();
         let env: BTreeMap<String, String> = [
-            ("TOLLGATE_ADMIN_KEY", "a"), ("TOLLGATE_LAPTOP_KEY", "b"), ("ANTHROPIC_API_KEY", "c"), ("OPENAI_API_KEY", "d"),
+            ("TOLLGATE_ADMIN_KEY", "a"),
+            ("TOLLGATE_LAPTOP_KEY", "b"),
+            ("ANTHROPIC_API_KEY", "c"),
+            ("OPENAI_API_KEY", "d"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -7,13 +7,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration (try `30s`, `500ms`, `5m`)"))?;
+    let n: f64 =
+        num.parse().map_err(|_| format!("`{s}` is not a duration (try `30s`, `500ms`, `5m`)"))?;
     let secs = match unit.trim() {
         "ms" => n / 1000.0,
         "s" | "" => n,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
-        other => return Err(format!("unknown duration unit `{other}` in `{s}` (use ms, s, m or h)")),
+        other => {
+            return Err(format!("unknown duration unit `{other}` in `{s}` (use ms, s, m or h)"));
+        }
     };
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("`{s}` is not a valid duration"));
@@ -34,7 +37,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "MiB" | "M" => 1024 * 1024,
         "GB" => 1_000_000_000,
         "GiB" | "G" => 1024 * 1024 * 1024,
-        other => return Err(format!("unknown size unit `{other}` in `{s}` (use B, KiB, MiB or GiB)")),
+        other => {
+            return Err(format!("unknown size unit `{other}` in `{s}` (use B, KiB, MiB or GiB)"));
+        }
     };
     n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
 }

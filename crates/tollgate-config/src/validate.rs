@@ -63,7 +63,11 @@ impl Ctx<'_> {
             match self.env.get(var).filter(|v| !v.is_empty()) {
                 Some(v) => Some(Secret::new(v.clone())),
                 None => {
-                    self.err(origin, path, format!("refers to environment variable {var}, which is not set"));
+                    self.err(
+                        origin,
+                        path,
+                        format!("refers to environment variable {var}, which is not set"),
+                    );
                     None
                 }
             }
@@ -81,19 +85,25 @@ pub fn validate(
     file: Origin,
     env_map: &BTreeMap<String, String>,
 ) -> Result<Config, ConfigErrors> {
-    let mut cx = Ctx { file: file.clone(), env: env_map, errors: Vec::new(), referenced: Vec::new() };
+    let mut cx =
+        Ctx { file: file.clone(), env: env_map, errors: Vec::new(), referenced: Vec::new() };
 
     let listen = cx.parse("server.listen", raw.server.listen, default_listen(), |s| {
         s.parse::<SocketAddr>().map_err(|e| format!("`{s}` is not an address:port ({e})"))
     });
-    let data_dir = match cx.pick("server.data_dir", raw.server.data_dir.map(|p| p.display().to_string())) {
-        Some((d, _)) => PathBuf::from(d),
-        None => crate::default_data_dir(env_map),
-    };
-    let shutdown_grace =
-        cx.parse("server.shutdown_grace", raw.server.shutdown_grace, Duration::from_secs(30), parse_duration);
+    let data_dir =
+        match cx.pick("server.data_dir", raw.server.data_dir.map(|p| p.display().to_string())) {
+            Some((d, _)) => PathBuf::from(d),
+            None => crate::default_data_dir(env_map),
+        };
+    let shutdown_grace = cx.parse(
+        "server.shutdown_grace",
+        raw.server.shutdown_grace,
+        Duration::from_secs(30),
+        parse_duration,
+    );
 
-    let database_url = cx.pick("storage.database_url", raw.storage.database_url).map(|(u, o)| (u, o));
+    let database_url = cx.pick("storage.database_url", raw.storage.database_url);
     let database_url = match database_url {
         Some((u, o)) if !u.starts_with("sqlite:") => {
             cx.err(
@@ -113,7 +123,12 @@ pub fn validate(
     );
 
     let limits = Limits {
-        max_body_bytes: cx.parse("limits.max_body_size", raw.limits.max_body_size, 32 * 1024 * 1024, parse_size),
+        max_body_bytes: cx.parse(
+            "limits.max_body_size",
+            raw.limits.max_body_size,
+            32 * 1024 * 1024,
+            parse_size,
+        ),
         max_messages: cx.parse(
             "limits.max_messages",
             raw.limits.max_messages.map(|n| n.to_string()),
@@ -125,9 +140,24 @@ pub fn validate(
         cx.err(file.clone(), "limits.max_messages", "must be at least 1");
     }
     let timeouts = Timeouts {
-        connect: cx.parse("timeouts.connect", raw.timeouts.connect, Duration::from_secs(10), parse_duration),
-        first_byte: cx.parse("timeouts.first_byte", raw.timeouts.first_byte, Duration::from_secs(600), parse_duration),
-        idle: cx.parse("timeouts.idle", raw.timeouts.idle, Duration::from_secs(300), parse_duration),
+        connect: cx.parse(
+            "timeouts.connect",
+            raw.timeouts.connect,
+            Duration::from_secs(10),
+            parse_duration,
+        ),
+        first_byte: cx.parse(
+            "timeouts.first_byte",
+            raw.timeouts.first_byte,
+            Duration::from_secs(600),
+            parse_duration,
+        ),
+        idle: cx.parse(
+            "timeouts.idle",
+            raw.timeouts.idle,
+            Duration::from_secs(300),
+            parse_duration,
+        ),
     };
 
     let log = LogConfig {
@@ -147,7 +177,11 @@ pub fn validate(
     for (i, k) in raw.auth.keys.iter().enumerate() {
         let path = format!("auth.keys[{i}]");
         if keys.iter().any(|e| e.name == k.name) {
-            cx.err(file.clone(), &format!("{path}.name"), format!("duplicate key name `{}`", k.name));
+            cx.err(
+                file.clone(),
+                &format!("{path}.name"),
+                format!("duplicate key name `{}`", k.name),
+            );
         }
         if let Some(key) = cx.secret(file.clone(), &format!("{path}.key"), &k.key) {
             keys.push(KeyConfig { name: k.name.clone(), key });
@@ -163,7 +197,9 @@ pub fn validate(
             cx.err(file.clone(), &path, "alias names must not contain `:`");
         }
         match target.split_once(':') {
-            None => cx.err(file.clone(), &path, format!("target `{target}` must be `provider:model`")),
+            None => {
+                cx.err(file.clone(), &path, format!("target `{target}` must be `provider:model`"))
+            }
             Some((p, m)) => {
                 if m.is_empty() {
                     cx.err(file.clone(), &path, format!("target `{target}` names no model"));
@@ -229,7 +265,8 @@ fn normalise_base_url(
     preset: &presets::Preset,
 ) -> Option<String> {
     let url = url.trim().trim_end_matches('/');
-    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len()
+    {
         cx.err(origin, path, format!("`{url}` is not an http:// or https:// URL"));
         return None;
     }
@@ -246,8 +283,16 @@ fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<Provid
     let mut out = Vec::new();
     for (name, rp) in &raw {
         let path = format!("providers.{name}");
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
-            cx.err(cx.file.clone(), &path, "provider names use lowercase letters, digits, `-` and `_`");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            cx.err(
+                cx.file.clone(),
+                &path,
+                "provider names use lowercase letters, digits, `-` and `_`",
+            );
             continue;
         }
         let preset_name = rp.preset.as_deref().unwrap_or_else(|| {
@@ -255,7 +300,11 @@ fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<Provid
         });
         let Some(preset) = presets::find(preset_name) else {
             let known: Vec<_> = presets::PRESETS.iter().map(|p| p.name).collect();
-            cx.err(cx.file.clone(), &format!("{path}.preset"), format!("unknown preset `{preset_name}` (known: {})", known.join(", ")));
+            cx.err(
+                cx.file.clone(),
+                &format!("{path}.preset"),
+                format!("unknown preset `{preset_name}` (known: {})", known.join(", ")),
+            );
             continue;
         };
         if rp.enabled == Some(false) {
@@ -269,12 +318,18 @@ fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<Provid
         } else if let Some(u) = preset.base_url_env.and_then(|v| cx.env.get(v).map(|u| (u, v))) {
             (u.0.clone(), Origin::Env(u.1.to_owned()))
         } else if preset.base_url.is_empty() {
-            cx.err(cx.file.clone(), &format!("{path}.base_url"), "required for an openai-compatible provider");
+            cx.err(
+                cx.file.clone(),
+                &format!("{path}.base_url"),
+                "required for an openai-compatible provider",
+            );
             continue;
         } else {
             (preset.base_url.to_owned(), Origin::Default)
         };
-        let Some(base_url) = normalise_base_url(cx, origin, &format!("{path}.base_url"), &url, preset) else {
+        let Some(base_url) =
+            normalise_base_url(cx, origin, &format!("{path}.base_url"), &url, preset)
+        else {
             continue;
         };
         let api_key = if let Some(k) = &rp.api_key {
@@ -284,12 +339,20 @@ fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<Provid
             match cx.env.get(var).filter(|v| !v.is_empty()) {
                 Some(v) => Some(Secret::new(v.clone())),
                 None => {
-                    cx.err(cx.file.clone(), &format!("{path}.api_key_env"), format!("environment variable {var} is not set"));
+                    cx.err(
+                        cx.file.clone(),
+                        &format!("{path}.api_key_env"),
+                        format!("environment variable {var} is not set"),
+                    );
                     None
                 }
             }
         } else {
-            preset.key_env.and_then(|v| cx.env.get(v)).filter(|v| !v.is_empty()).map(|v| Secret::new(v.clone()))
+            preset
+                .key_env
+                .and_then(|v| cx.env.get(v))
+                .filter(|v| !v.is_empty())
+                .map(|v| Secret::new(v.clone()))
         };
         out.push(ProviderConfig {
             name: name.clone(),
@@ -308,7 +371,8 @@ fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<Provid
             continue;
         }
         let override_var = presets::base_url_override_var(preset.name);
-        let key = preset.key_env.and_then(|v| cx.env.get(v).filter(|s| !s.is_empty()).map(|k| (v, k)));
+        let key =
+            preset.key_env.and_then(|v| cx.env.get(v).filter(|s| !s.is_empty()).map(|k| (v, k)));
         let url_override = cx.env.get(&override_var).map(|u| (override_var.clone(), u));
         let vendor_url = preset.base_url_env.and_then(|v| cx.env.get(v).map(|u| (v.to_owned(), u)));
         let Some(trigger) = key
@@ -355,7 +419,9 @@ fn check_env_names(cx: &mut Ctx<'_>, providers: &[ProviderConfig]) {
         cx.err(
             Origin::Env(var.clone()),
             "",
-            format!("unknown Tollgate variable{hint}; see `tollgate check-config --help` for the list"),
+            format!(
+                "unknown Tollgate variable{hint}; see `tollgate check-config --help` for the list"
+            ),
         );
     }
 }
@@ -409,7 +475,8 @@ mod tests {
 
     #[test]
     fn a_base_url_override_alone_enables_a_provider() {
-        let c = load(None, &env(&[("TOLLGATE_ANTHROPIC_BASE_URL", "http://127.0.0.1:1234")])).unwrap();
+        let c =
+            load(None, &env(&[("TOLLGATE_ANTHROPIC_BASE_URL", "http://127.0.0.1:1234")])).unwrap();
         assert_eq!(c.providers[0].name, "anthropic");
         assert_eq!(c.providers[0].base_url, "http://127.0.0.1:1234");
     }
@@ -427,7 +494,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_errors_with_a_line() {
-        let e = from_toml("[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n", &[]).unwrap_err();
+        let e =
+            from_toml("[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n", &[]).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("tollgate.toml: line 3: unknown field `listen_port`"), "{msg}");
     }
@@ -440,12 +508,39 @@ mod tests {
         )
         .unwrap_err();
         let msgs: Vec<String> = e.0.iter().map(ToString::to_string).collect();
-        assert!(msgs.iter().any(|m| m.starts_with("tollgate.toml: server.listen: `nope` is not an address:port")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("tollgate.toml: timeouts.idle: unknown duration unit")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("environment variable TOLLGATE_MAX_MESSAGES: limits.max_messages: `many`")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("TOLLGATE_LISTN: unknown Tollgate variable (did you mean TOLLGATE_LISTEN?)")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("aliases.fast: provider `openai` is not enabled (set OPENAI_API_KEY")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("aliases.bad: target `nocolon` must be `provider:model`")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m
+                    .starts_with("tollgate.toml: server.listen: `nope` is not an address:port")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("tollgate.toml: timeouts.idle: unknown duration unit")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.starts_with(
+                "environment variable TOLLGATE_MAX_MESSAGES: limits.max_messages: `many`"
+            )),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains(
+                "TOLLGATE_LISTN: unknown Tollgate variable (did you mean TOLLGATE_LISTEN?)"
+            )),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m
+                .contains("aliases.fast: provider `openai` is not enabled (set OPENAI_API_KEY")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("aliases.bad: target `nocolon` must be `provider:model`")),
+            "{msgs:?}"
+        );
     }
 
     #[test]
@@ -472,9 +567,15 @@ mod tests {
         )
         .unwrap_err();
         let msgs = e.to_string();
-        assert!(msgs.contains("providers.custom.base_url: required for an openai-compatible provider"), "{msgs}");
+        assert!(
+            msgs.contains("providers.custom.base_url: required for an openai-compatible provider"),
+            "{msgs}"
+        );
         assert!(msgs.contains("providers.x.preset: unknown preset `nope`"), "{msgs}");
-        assert!(msgs.contains("providers.y.base_url: `ftp://x` is not an http:// or https:// URL"), "{msgs}");
+        assert!(
+            msgs.contains("providers.y.base_url: `ftp://x` is not an http:// or https:// URL"),
+            "{msgs}"
+        );
     }
 
     #[test]
@@ -494,6 +595,9 @@ mod tests {
         assert_eq!(c.master_key.unwrap().expose(), "adm");
         assert_eq!(c.keys[0].name, "ci");
         let e = from_toml("[auth]\nmaster_key = \"env:NOPE\"\n", &[]).unwrap_err();
-        assert!(e.to_string().contains("auth.master_key: refers to environment variable NOPE, which is not set"));
+        assert!(
+            e.to_string()
+                .contains("auth.master_key: refers to environment variable NOPE, which is not set")
+        );
     }
 }

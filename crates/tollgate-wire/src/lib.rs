@@ -12,10 +12,12 @@
 //!   state beside a forwarded stream), `response.rs` (the same for whole responses) and
 //!   `error.rs` (the dialect's error body and stream error event).
 //! - [`usage`]: token usage in one shape, with each dialect's meaning of "input tokens" noted.
+//! - [`estimate`]: a conservative local input-token estimate for `count_tokens`.
 //! - [`splice`]: rewriting one JSON value inside a raw body without re-serialising the rest.
 
 pub mod anthropic;
 pub mod dialect;
+pub mod estimate;
 pub mod openai;
 pub mod splice;
 pub mod sse;

@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn inserts_a_first_field() {
-        assert_eq!(&insert_first_field(b" {\"a\":1}", "k", "true").unwrap()[..], b" {\"k\":true,\"a\":1}");
+        assert_eq!(
+            &insert_first_field(b" {\"a\":1}", "k", "true").unwrap()[..],
+            b" {\"k\":true,\"a\":1}"
+        );
         assert_eq!(&insert_first_field(b"{ }", "k", "2").unwrap()[..], b"{\"k\":2 }");
         assert!(insert_first_field(b"[1]", "k", "2").is_none());
     }

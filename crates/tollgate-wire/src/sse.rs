@@ -214,7 +214,9 @@ mod tests {
 
     #[test]
     fn named_events_and_multiline_data() {
-        let (frames, d) = decode_all(&[b"event: message_start\ndata: {\"a\":1}\n\n: ping\n\ndata: x\ndata:y\n\n"]);
+        let (frames, d) = decode_all(&[
+            b"event: message_start\ndata: {\"a\":1}\n\n: ping\n\ndata: x\ndata:y\n\n",
+        ]);
         assert_eq!(
             frames,
             vec![SseFrame::new(Some("message_start"), "{\"a\":1}"), SseFrame::new(None, "x\ny")]

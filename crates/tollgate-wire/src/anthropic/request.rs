@@ -65,7 +65,10 @@ pub(crate) fn model_field(
 ) -> Result<(String, Range<usize>), InvalidBody> {
     let raw = raw.ok_or_else(|| InvalidBody::new(Some("model".into()), "model: field required"))?;
     let model: String = serde_json::from_str(raw.get()).map_err(|_| {
-        InvalidBody::new(Some("model".into()), format!("model: expected a string, got {}", raw.get()))
+        InvalidBody::new(
+            Some("model".into()),
+            format!("model: expected a string, got {}", raw.get()),
+        )
     })?;
     if model.trim().is_empty() {
         return Err(InvalidBody::new(Some("model".into()), "model: must not be empty"));
@@ -79,8 +82,8 @@ pub(crate) fn messages_field(
     messages: Option<Vec<IgnoredAny>>,
     max_messages: usize,
 ) -> Result<usize, InvalidBody> {
-    let messages =
-        messages.ok_or_else(|| InvalidBody::new(Some("messages".into()), "messages: field required"))?;
+    let messages = messages
+        .ok_or_else(|| InvalidBody::new(Some("messages".into()), "messages: field required"))?;
     if messages.len() > max_messages {
         return Err(InvalidBody::new(
             Some("messages".into()),
@@ -107,7 +110,13 @@ impl MessagesRequest {
             ));
         }
         let message_count = messages_field(env.messages, max_messages)?;
-        Ok(Self { model, model_span, max_tokens, stream: env.stream.unwrap_or(false), message_count })
+        Ok(Self {
+            model,
+            model_span,
+            max_tokens,
+            stream: env.stream.unwrap_or(false),
+            message_count,
+        })
     }
 }
 
@@ -144,14 +153,30 @@ mod tests {
         assert!(err("").contains("empty"));
         assert_eq!(err(r#"{"max_tokens":5,"messages":[]}"#), "model: field required");
         assert_eq!(err(r#"{"model":"m","messages":[]}"#), "max_tokens: field required");
-        assert!(err(r#"{"model":"m","max_tokens":"5","messages":[]}"#).starts_with("max_tokens: invalid type"));
-        assert!(err(r#"{"model":7,"max_tokens":5,"messages":[]}"#).starts_with("model: expected a string"));
-        assert!(err(r#"{"model":"m","max_tokens":5,"messages":"hi"}"#).starts_with("messages: invalid type"));
-        assert!(err(r#"{"model":"m","max_tokens":5,"stream":"yes","messages":[]}"#).starts_with("stream: invalid type"));
+        assert!(
+            err(r#"{"model":"m","max_tokens":"5","messages":[]}"#)
+                .starts_with("max_tokens: invalid type")
+        );
+        assert!(
+            err(r#"{"model":7,"max_tokens":5,"messages":[]}"#)
+                .starts_with("model: expected a string")
+        );
+        assert!(
+            err(r#"{"model":"m","max_tokens":5,"messages":"hi"}"#)
+                .starts_with("messages: invalid type")
+        );
+        assert!(
+            err(r#"{"model":"m","max_tokens":5,"stream":"yes","messages":[]}"#)
+                .starts_with("stream: invalid type")
+        );
         assert_eq!(err(r#"[1,2]"#), "request body must be a JSON object");
         assert!(err("nope").starts_with("request body is not valid JSON"));
-        assert!(err(r#"{"model":"m","max_tokens":5,"messages":[]} x"#).starts_with("request body is not valid JSON"));
-        let many = format!(r#"{{"model":"m","max_tokens":5,"messages":[{}]}}"#, vec!["{}"; 11].join(","));
+        assert!(
+            err(r#"{"model":"m","max_tokens":5,"messages":[]} x"#)
+                .starts_with("request body is not valid JSON")
+        );
+        let many =
+            format!(r#"{{"model":"m","max_tokens":5,"messages":[{}]}}"#, vec!["{}"; 11].join(","));
         assert!(err(&many).contains("exceed this gateway's limit of 10"));
     }
 

@@ -73,7 +73,15 @@ mod tests {
     fn reads_usage_with_cache_fields() {
         let body = br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,"cache_creation_input_tokens":2,"cache_read_input_tokens":5,"output_tokens":3}}"#;
         let s = read_response(body).unwrap();
-        assert_eq!(s.usage, Usage { input_tokens: 10, output_tokens: 3, cache_read_tokens: 5, cache_write_tokens: 2 });
+        assert_eq!(
+            s.usage,
+            Usage {
+                input_tokens: 10,
+                output_tokens: 3,
+                cache_read_tokens: 5,
+                cache_write_tokens: 2
+            }
+        );
         assert_eq!(s.stop_reason.as_deref(), Some("end_turn"));
     }
 }

@@ -109,7 +109,10 @@ impl StreamMeter {
             "message_stop" => self.end = StreamEnd::Complete,
             "error" => {
                 self.end = match serde_json::from_str::<ErrorEvent>(&frame.data) {
-                    Ok(e) => StreamEnd::Error { error_type: e.error.error_type, message: e.error.message },
+                    Ok(e) => StreamEnd::Error {
+                        error_type: e.error.error_type,
+                        message: e.error.message,
+                    },
                     Err(_) => StreamEnd::Error {
                         error_type: "api_error".into(),
                         message: frame.data.clone(),
@@ -144,7 +147,12 @@ mod tests {
         assert_eq!(m.message_id.as_deref(), Some("msg_1"));
         assert_eq!(
             m.usage,
-            Usage { input_tokens: 25, output_tokens: 15, cache_read_tokens: 100, cache_write_tokens: 3 }
+            Usage {
+                input_tokens: 25,
+                output_tokens: 15,
+                cache_read_tokens: 100,
+                cache_write_tokens: 3
+            }
         );
         assert_eq!(m.stop_reason.as_deref(), Some("end_turn"));
         assert_eq!(m.end, StreamEnd::Complete);
@@ -156,7 +164,10 @@ mod tests {
         let m = meter(s);
         assert_eq!(
             m.end,
-            StreamEnd::Error { error_type: "overloaded_error".into(), message: "Overloaded".into() }
+            StreamEnd::Error {
+                error_type: "overloaded_error".into(),
+                message: "Overloaded".into()
+            }
         );
     }
 }

@@ -10,7 +10,12 @@ fn error_value(error_type: &str, code: Option<&str>, message: &str, param: Optio
     json!({"error": {"message": message, "type": error_type, "param": param, "code": code}})
 }
 
-pub fn error_body(error_type: &str, code: Option<&str>, message: &str, param: Option<&str>) -> Vec<u8> {
+pub fn error_body(
+    error_type: &str,
+    code: Option<&str>,
+    message: &str,
+    param: Option<&str>,
+) -> Vec<u8> {
     error_value(error_type, code, message, param).to_string().into_bytes()
 }
 

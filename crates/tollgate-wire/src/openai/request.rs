@@ -53,20 +53,33 @@ impl ChatRequest {
             ));
         }
         // Zero is never a valid output budget; any other value is the provider's to judge.
-        for (name, v) in [("max_tokens", env.max_tokens), ("max_completion_tokens", env.max_completion_tokens), ("n", env.n)] {
+        for (name, v) in [
+            ("max_tokens", env.max_tokens),
+            ("max_completion_tokens", env.max_completion_tokens),
+            ("n", env.n),
+        ] {
             if v == Some(0) {
-                return Err(InvalidBody::new(Some(name.into()), format!("{name}: must be at least 1")));
+                return Err(InvalidBody::new(
+                    Some(name.into()),
+                    format!("{name}: must be at least 1"),
+                ));
             }
         }
         let mut client_wants_usage = false;
         let mut stream_options = None;
         if let Some(raw) = env.stream_options.filter(|r| r.get() != "null") {
             let map: Map<String, Value> = serde_json::from_str(raw.get()).map_err(|_| {
-                InvalidBody::new(Some("stream_options".into()), "stream_options: expected an object")
+                InvalidBody::new(
+                    Some("stream_options".into()),
+                    "stream_options: expected an object",
+                )
             })?;
             client_wants_usage = map.get("include_usage").and_then(Value::as_bool) == Some(true);
             let span = span_of(body, raw).ok_or_else(|| {
-                InvalidBody::new(Some("stream_options".into()), "stream_options: could not be located")
+                InvalidBody::new(
+                    Some("stream_options".into()),
+                    "stream_options: could not be located",
+                )
             })?;
             stream_options = Some((span, map));
         }
@@ -104,7 +117,8 @@ mod tests {
 
     #[test]
     fn injects_include_usage_once() {
-        let body = br#"{"model":"gpt-x","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+        let body =
+            br#"{"model":"gpt-x","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
         let r = ChatRequest::parse(body, 10).unwrap();
         assert!(!r.client_wants_usage);
         let out = r.with_usage_requested(body).unwrap();
@@ -132,6 +146,8 @@ mod tests {
         assert_eq!(e(r#"{"model":"m"}"#), "messages: field required");
         assert!(e(r#"{"model":"m","messages":[]}"#).contains("at least one"));
         assert!(e(r#"{"model":"m","messages":[{}],"max_tokens":0}"#).contains("max_tokens"));
-        assert!(e(r#"{"model":"m","messages":[{}],"stream_options":3}"#).contains("stream_options"));
+        assert!(
+            e(r#"{"model":"m","messages":[{}],"stream_options":3}"#).contains("stream_options")
+        );
     }
 }

@@ -75,7 +75,15 @@ mod tests {
     fn cached_tokens_are_split_out_of_prompt_tokens() {
         let body = br#"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":100,"completion_tokens":7,"total_tokens":107,"prompt_tokens_details":{"cached_tokens":60}}}"#;
         let s = read_response(body).unwrap();
-        assert_eq!(s.usage, Usage { input_tokens: 40, output_tokens: 7, cache_read_tokens: 60, cache_write_tokens: 0 });
+        assert_eq!(
+            s.usage,
+            Usage {
+                input_tokens: 40,
+                output_tokens: 7,
+                cache_read_tokens: 60,
+                cache_write_tokens: 0
+            }
+        );
         assert_eq!(s.finish_reason.as_deref(), Some("stop"));
     }
 }

@@ -116,7 +116,15 @@ mod tests {
         let k = m.observe(&frame(r#"{"id":"c1","object":"chat.completion.chunk","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":4}}}"#));
         assert_eq!(k, FrameKind::UsageOnly);
         assert_eq!(m.observe(&frame("[DONE]")), FrameKind::Done);
-        assert_eq!(m.usage, Some(Usage { input_tokens: 5, output_tokens: 2, cache_read_tokens: 4, cache_write_tokens: 0 }));
+        assert_eq!(
+            m.usage,
+            Some(Usage {
+                input_tokens: 5,
+                output_tokens: 2,
+                cache_read_tokens: 4,
+                cache_write_tokens: 0
+            })
+        );
         assert_eq!(m.finish_reason.as_deref(), Some("stop"));
         assert_eq!(m.end, StreamEnd::Complete);
     }
@@ -124,7 +132,13 @@ mod tests {
     #[test]
     fn reads_an_error_frame() {
         let mut m = StreamMeter::new();
-        assert_eq!(m.observe(&frame(r#"{"error":{"message":"boom","type":"server_error","code":null}}"#)), FrameKind::Error);
-        assert_eq!(m.end, StreamEnd::Error { error_type: "server_error".into(), message: "boom".into() });
+        assert_eq!(
+            m.observe(&frame(r#"{"error":{"message":"boom","type":"server_error","code":null}}"#)),
+            FrameKind::Error
+        );
+        assert_eq!(
+            m.end,
+            StreamEnd::Error { error_type: "server_error".into(), message: "boom".into() }
+        );
     }
 }

@@ -1,0 +1,187 @@
+//! One exchange, from arrival to the last byte: what it was, how it went, and the single place
+//! where it is logged and handed to the recorder. The guard's `Drop` finishes an exchange that
+//! nobody finished, which is how a client disconnect (the handler or body stream dropped) still
+//! produces its request line and history record.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tollgate_store::ExchangeRecord;
+use tollgate_wire::{Dialect, Usage};
+
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Tollgate refused the request (bad body, unknown model, bad key).
+    Rejected,
+    /// The provider answered with an error status.
+    UpstreamError,
+    /// The stream ended with an error event from the provider.
+    StreamError,
+    /// The provider closed the stream before its terminal event.
+    UpstreamBrokeOff,
+    Timeout,
+    ClientClosed,
+    Shutdown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Rejected => "rejected",
+            Self::UpstreamError => "upstream_error",
+            Self::StreamError => "stream_error",
+            Self::UpstreamBrokeOff => "upstream_broke_off",
+            Self::Timeout => "timeout",
+            Self::ClientClosed => "client_closed",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
+pub struct Exchange {
+    state: Arc<AppState>,
+    started: Instant,
+    pub record: ExchangeRecord,
+    /// Whether the exchange goes to the history (unauthenticated requests do not).
+    recorded: bool,
+    finished: bool,
+    /// Whether this guard holds the exchange's place in the in-flight count.
+    counted: bool,
+}
+
+impl Exchange {
+    pub fn new(
+        state: Arc<AppState>,
+        request_id: &str,
+        dialect: Dialect,
+        endpoint: &'static str,
+    ) -> Self {
+        state.in_flight.start();
+        let started_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        Self {
+            state,
+            started: Instant::now(),
+            record: ExchangeRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                request_id: request_id.to_owned(),
+                started_at_ms,
+                client_dialect: dialect.as_str().to_owned(),
+                endpoint: endpoint.to_owned(),
+                outcome: Outcome::ClientClosed.as_str().to_owned(),
+                ..Default::default()
+            },
+            recorded: false,
+            finished: false,
+            counted: true,
+        }
+    }
+
+    /// Moves the exchange into a new guard (the stream relay's), leaving this one inert.
+    pub fn hand_off(&mut self) -> Exchange {
+        let moved = Exchange {
+            state: self.state.clone(),
+            started: self.started,
+            record: std::mem::take(&mut self.record),
+            recorded: self.recorded,
+            finished: self.finished,
+            counted: self.counted,
+        };
+        self.finished = true;
+        self.recorded = false;
+        self.counted = false;
+        moved
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Marks the caller authenticated: from here on the exchange is recorded.
+    pub fn authenticated(&mut self, key_name: &str, user_agent: Option<&str>) {
+        self.recorded = true;
+        self.record.key_name = Some(key_name.to_owned());
+        self.record.user_agent = user_agent.map(str::to_owned);
+    }
+
+    pub fn record_bodies(&self) -> bool {
+        self.state.config.record_bodies
+    }
+
+    pub fn mark_first_byte(&mut self) {
+        if self.record.ttfb_ms.is_none() {
+            self.record.ttfb_ms = Some(self.started.elapsed().as_millis() as i64);
+        }
+    }
+
+    pub fn set_usage(&mut self, u: &Usage) {
+        self.record.input_tokens = u.input_tokens as i64;
+        self.record.output_tokens = u.output_tokens as i64;
+        self.record.cache_read_tokens = u.cache_read_tokens as i64;
+        self.record.cache_write_tokens = u.cache_write_tokens as i64;
+    }
+
+    pub fn set_error(&mut self, error_type: &str, message: &str) {
+        self.record.error_type = Some(error_type.to_owned());
+        self.record.error_message = Some(message.to_owned());
+    }
+
+    /// Logs the request line and queues the record. Runs once.
+    pub fn finish(&mut self, status: u16, outcome: Outcome) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.record.status = status;
+        self.record.outcome = outcome.as_str().to_owned();
+        let elapsed = self.started.elapsed();
+        self.record.total_ms = elapsed.as_millis() as i64;
+        let r = &self.record;
+        tracing::info!(
+            target: "tollgate::request",
+            request_id = %r.request_id,
+            endpoint = %r.endpoint,
+            dialect = %r.client_dialect,
+            provider = r.provider.as_deref().unwrap_or("-"),
+            model = r.model_requested.as_deref().unwrap_or("-"),
+            model_served = r.model_served.as_deref().unwrap_or("-"),
+            route = r.route_reason.as_deref().unwrap_or("-"),
+            stream = r.stream,
+            status,
+            outcome = outcome.as_str(),
+            error_type = r.error_type.as_deref().unwrap_or("-"),
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            ttfb_ms = r.ttfb_ms.unwrap_or(-1),
+            input_tokens = r.input_tokens,
+            output_tokens = r.output_tokens,
+            key = r.key_name.as_deref().unwrap_or("-"),
+            "request"
+        );
+        if self.recorded {
+            self.state.recorder.record(std::mem::take(&mut self.record));
+        }
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        if !self.finished {
+            let outcome = if self.state.in_flight.is_shutting_down() {
+                Outcome::Shutdown
+            } else {
+                Outcome::ClientClosed
+            };
+            // 499: the client closed the connection before the response completed (nginx's code).
+            self.finish(499, outcome);
+        }
+        if self.counted {
+            self.state.in_flight.end();
+        }
+    }
+}

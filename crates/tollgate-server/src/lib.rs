@@ -1,0 +1,33 @@
+//! The gateway server: HTTP in, providers out.
+//!
+//! # Layout
+//! - [`app`]: [`Gateway`]: build from config, serve, shut down gracefully.
+//! - [`routes`]: axum routes; handlers only extract and call the pipeline.
+//! - [`pipeline`]: the request path, top-down: authenticate, validate, route, send, relay.
+//! - [`relay`]: same-dialect stream passthrough in whole frames, metered beside the bytes.
+//! - [`exchange`]: the per-request guard that logs the request line and records history once.
+//! - [`recorder`]: the write-behind history queue and its batch writer.
+//! - [`error`]: the error table and rendering in the caller's dialect.
+//! - [`auth`]: gateway keys, compared in constant time.
+//! - [`headers`]: which headers cross the gateway, each way.
+//! - [`discovery`]: background provider probes (model lists, health).
+//! - [`state`]: shared state and the in-flight tracker.
+//! - [`bootstrap`]: first-run master key.
+//!
+//! What must not live here: dialect knowledge (tollgate-wire), routing decisions
+//! (tollgate-routing), provider specifics (tollgate-providers), SQL (tollgate-store).
+
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod discovery;
+pub mod error;
+pub mod exchange;
+pub mod headers;
+pub mod pipeline;
+pub mod recorder;
+pub mod relay;
+pub mod routes;
+pub mod state;
+
+pub use app::{BuildError, Gateway};

@@ -1,0 +1,432 @@
+//! The request path, top to bottom in one function per operation:
+//! authenticate -> read and validate the body -> resolve the model -> prepare the upstream
+//! request -> send -> relay the response (stream or whole) -> the exchange guard logs and
+//! records. Same dialect on both sides: the client's bytes go upstream with only the model (and,
+//! for OpenAI streams, the usage request) changed.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use tollgate_providers::{Endpoint, FailureKind, Provider, SendError, classify};
+use tollgate_routing::{ResolveError, Target};
+use tollgate_wire::{Dialect, InvalidBody, anthropic, openai, splice};
+
+use crate::auth::{Caller, presented_key};
+use crate::error::{ApiError, ErrorKind};
+use crate::exchange::{Exchange, Outcome};
+use crate::headers;
+use crate::relay::{Meter, Relay};
+use crate::state::AppState;
+
+/// Which operation a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Messages,
+    CountTokens,
+    ChatCompletions,
+}
+
+impl Operation {
+    fn dialect(self) -> Dialect {
+        match self {
+            Self::Messages | Self::CountTokens => Dialect::Anthropic,
+            Self::ChatCompletions => Dialect::OpenAiChat,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Messages => "messages",
+            Self::CountTokens => "count_tokens",
+            Self::ChatCompletions => "chat_completions",
+        }
+    }
+
+    fn endpoint(self) -> Endpoint {
+        match self {
+            Self::Messages => Endpoint::Messages,
+            Self::CountTokens => Endpoint::CountTokens,
+            Self::ChatCompletions => Endpoint::ChatCompletions,
+        }
+    }
+}
+
+/// What the pipeline learned from the body.
+struct Parsed {
+    model: String,
+    model_span: std::ops::Range<usize>,
+    stream: bool,
+    /// For OpenAI streams: the body with `stream_options.include_usage` added, and whether the
+    /// trailing usage chunk must then be hidden from the client.
+    usage_body: Option<Bytes>,
+}
+
+pub async fn handle(
+    state: Arc<AppState>,
+    op: Operation,
+    request_id: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let dialect = op.dialect();
+    let mut ex = Exchange::new(state.clone(), &request_id, dialect, op.name());
+    match run(&state, op, &mut ex, &headers, body).await {
+        Ok(resp) => resp,
+        Err((e, outcome)) => {
+            ex.set_error(e.type_name(), &e.message);
+            let resp = e.into_response(dialect, &request_id);
+            ex.finish(resp.status().as_u16(), outcome);
+            resp
+        }
+    }
+}
+
+type Failure = (ApiError, Outcome);
+
+fn reject(e: ApiError) -> Failure {
+    (e, Outcome::Rejected)
+}
+
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let key = presented_key(headers).ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::Authentication,
+            "missing API key: send your Tollgate key as `x-api-key` or `Authorization: Bearer`",
+        )
+    })?;
+    state.keys.check(key).ok_or_else(|| ApiError::new(ErrorKind::Authentication, "invalid API key"))
+}
+
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            ErrorKind::RequestTooLarge,
+            format!("request body exceeds this gateway's limit of {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(ApiError::new(
+            ErrorKind::InvalidRequest,
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+fn invalid(e: InvalidBody) -> ApiError {
+    ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.path)
+}
+
+fn parse(op: Operation, body: &Bytes, max_messages: usize) -> Result<Parsed, ApiError> {
+    Ok(match op {
+        Operation::Messages => {
+            let r = anthropic::MessagesRequest::parse(body, max_messages).map_err(invalid)?;
+            Parsed { model: r.model, model_span: r.model_span, stream: r.stream, usage_body: None }
+        }
+        Operation::CountTokens => {
+            let r = anthropic::CountTokensRequest::parse(body, max_messages).map_err(invalid)?;
+            Parsed { model: r.model, model_span: r.model_span, stream: false, usage_body: None }
+        }
+        Operation::ChatCompletions => {
+            let r = openai::ChatRequest::parse(body, max_messages).map_err(invalid)?;
+            let usage_body = r.with_usage_requested(body);
+            Parsed { model: r.model, model_span: r.model_span, stream: r.stream, usage_body }
+        }
+    })
+}
+
+fn route(state: &AppState, model: &str, dialect: Dialect) -> Result<Target, ApiError> {
+    state.catalog().resolve(model, dialect.as_str()).map_err(|e| match e {
+        ResolveError::NoProviders => ApiError::new(ErrorKind::Unavailable, e.to_string()),
+        ResolveError::UnknownModel { .. } | ResolveError::BrokenAlias { .. } => {
+            ApiError::new(ErrorKind::ModelNotFound, e.to_string()).with_param(Some("model".into()))
+        }
+    })
+}
+
+async fn run(
+    state: &Arc<AppState>,
+    op: Operation,
+    ex: &mut Exchange,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Failure> {
+    let dialect = op.dialect();
+    let caller = authenticate(state, headers).map_err(reject)?;
+    ex.authenticated(
+        &caller.key_name,
+        headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+    );
+
+    let body =
+        read_body(body, headers, state.config.limits.max_body_bytes).await.map_err(reject)?;
+    if ex.record_bodies() {
+        ex.record.request_body = Some(body.to_vec());
+    }
+    let parsed = parse(op, &body, state.config.limits.max_messages).map_err(reject)?;
+    ex.record.model_requested = Some(parsed.model.clone());
+    ex.record.stream = parsed.stream;
+
+    let target = route(state, &parsed.model, dialect).map_err(reject)?;
+    let provider = &state.providers[target.provider];
+    ex.record.provider = Some(provider.name.clone());
+    ex.record.route_reason = Some(target.reason.to_string());
+
+    if provider.dialect != dialect {
+        if op == Operation::CountTokens {
+            return Ok(local_count_tokens(ex, &body));
+        }
+        return Err(reject(ApiError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "model `{}` is served by provider `{}`, which speaks {}; this endpoint speaks {} and translation between them is not available yet. Use a model from a provider that speaks {}.",
+                parsed.model, provider.name, provider.dialect, dialect, dialect
+            ),
+        ).with_param(Some("model".into()))));
+    }
+
+    let upstream_body = rewrite_body(&body, &parsed, &target);
+    let passthrough = headers::upstream(headers, &ex.record.request_id);
+    let Some(rb) = provider.request(
+        state.client.http(),
+        Method::POST,
+        op.endpoint(),
+        &passthrough,
+        Some(upstream_body),
+    ) else {
+        return Err(reject(ApiError::new(
+            ErrorKind::NotFound,
+            format!("provider `{}` has no {} endpoint", provider.name, op.name()),
+        )));
+    };
+    let resp = state.client.send(rb).await.map_err(|e| send_failure(provider, e))?;
+    ex.record.upstream_request_id = headers::upstream_request_id(resp.headers());
+
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(upstream_failure(state, provider, dialect, resp).await);
+    }
+    let is_sse = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"));
+    let mut out_headers = headers::downstream(resp.headers());
+    if is_sse {
+        let meter = Meter::new(dialect, parsed.usage_body.is_some());
+        let stream = Box::pin(resp.bytes_stream());
+        let relay = Relay::new(stream, dialect, meter, state.config.timeouts.idle, ex.hand_off());
+        out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        out_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        // Tells nginx-style proxies in front of Tollgate not to buffer the stream.
+        out_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        return Ok(response(StatusCode::OK, out_headers, Body::from_stream(relay)));
+    }
+    let bytes = read_upstream(resp, state.config.timeouts.idle)
+        .await
+        .map_err(|e| (e, Outcome::UpstreamError))?;
+    ex.mark_first_byte();
+    meter_whole(ex, dialect, op, &bytes);
+    if ex.record_bodies() {
+        ex.record.response_body = Some(bytes.to_vec());
+    }
+    out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    ex.finish(status.as_u16(), Outcome::Ok);
+    Ok(response(status, out_headers, Body::from(bytes)))
+}
+
+fn response(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+/// The body to send upstream: the model replaced when routing changed it, and for OpenAI streams
+/// the usage request added. Everything else is the client's bytes.
+fn rewrite_body(body: &Bytes, parsed: &Parsed, target: &Target) -> Bytes {
+    let base = parsed.usage_body.clone().unwrap_or_else(|| body.clone());
+    if target.model == parsed.model {
+        return base;
+    }
+    let Ok(model_json) = serde_json::to_string(&target.model) else { return base };
+    // The usage splice only ever inserts after the opening brace or rewrites `stream_options`;
+    // re-locate the model in whichever body we start from.
+    let span = if parsed.usage_body.is_some() {
+        locate_model(&base)
+    } else {
+        Some(parsed.model_span.clone())
+    };
+    match span {
+        Some(span) => splice::replace(&base, span, model_json.as_bytes()),
+        None => base,
+    }
+}
+
+fn locate_model(body: &[u8]) -> Option<std::ops::Range<usize>> {
+    #[derive(serde::Deserialize)]
+    struct M<'a> {
+        #[serde(borrow)]
+        model: &'a serde_json::value::RawValue,
+    }
+    let m: M<'_> = serde_json::from_slice(body).ok()?;
+    splice::span_of(body, m.model)
+}
+
+fn send_failure(provider: &Provider, e: SendError) -> Failure {
+    match e {
+        SendError::FirstByteTimeout(_) => (
+            ApiError::new(ErrorKind::UpstreamTimeout, format!("provider `{}`: {e}", provider.name)),
+            Outcome::Timeout,
+        ),
+        SendError::Connect(_) | SendError::Other(_) => (
+            ApiError::new(ErrorKind::UpstreamError, format!("provider `{}`: {e}", provider.name)),
+            Outcome::UpstreamError,
+        ),
+    }
+}
+
+/// Largest upstream error body read; error bodies are small, and an HTML error page need not be
+/// read whole to be reported.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+async fn upstream_failure(
+    state: &AppState,
+    provider: &Provider,
+    dialect: Dialect,
+    resp: reqwest::Response,
+) -> Failure {
+    let status = resp.status();
+    let down = headers::downstream(resp.headers());
+    let body =
+        match tokio::time::timeout(state.config.timeouts.idle, read_limited(resp, MAX_ERROR_BODY))
+            .await
+        {
+            Ok(b) => b,
+            Err(_) => Bytes::new(),
+        };
+    let f = classify(provider.dialect, status.as_u16(), &body);
+    let passthrough =
+        f.well_formed && provider.dialect == dialect && f.kind != FailureKind::GatewayCredentials;
+    let kind = match f.kind {
+        FailureKind::InvalidRequest if status == StatusCode::NOT_FOUND => ErrorKind::NotFound,
+        FailureKind::InvalidRequest if status == StatusCode::PAYLOAD_TOO_LARGE => {
+            ErrorKind::RequestTooLarge
+        }
+        FailureKind::InvalidRequest => ErrorKind::InvalidRequest,
+        FailureKind::GatewayCredentials => ErrorKind::UpstreamError,
+        FailureKind::RateLimited => ErrorKind::RateLimited,
+        FailureKind::Overloaded => ErrorKind::Overloaded,
+        FailureKind::ProviderError if status == StatusCode::GATEWAY_TIMEOUT => {
+            ErrorKind::UpstreamTimeout
+        }
+        FailureKind::ProviderError => ErrorKind::UpstreamError,
+    };
+    let message = match f.kind {
+        FailureKind::GatewayCredentials => format!(
+            "provider `{}` rejected Tollgate's credentials (HTTP {}): {}; the gateway operator must fix the provider key",
+            provider.name,
+            status.as_u16(),
+            f.message
+        ),
+        _ if passthrough => f.message.clone(),
+        _ => {
+            format!("provider `{}` answered HTTP {}: {}", provider.name, status.as_u16(), f.message)
+        }
+    };
+    let mut e = ApiError::new(kind, message).with_headers(down);
+    if passthrough {
+        e = e.with_passthrough(status, body);
+    }
+    (e, Outcome::UpstreamError)
+}
+
+async fn read_limited(resp: reqwest::Response, limit: usize) -> Bytes {
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        let room = limit - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Bytes::from(out)
+}
+
+/// Reads a whole upstream body, failing if it goes silent for `idle`.
+async fn read_upstream(
+    resp: reqwest::Response,
+    idle: std::time::Duration,
+) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let mut stream = resp.bytes_stream();
+    let mut out = bytes::BytesMut::new();
+    loop {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    ErrorKind::UpstreamTimeout,
+                    format!("the provider sent nothing for {idle:?}"),
+                ));
+            }
+            Ok(None) => return Ok(out.freeze()),
+            Ok(Some(Ok(chunk))) => out.extend_from_slice(&chunk),
+            Ok(Some(Err(e))) => {
+                return Err(ApiError::new(
+                    ErrorKind::UpstreamError,
+                    format!(
+                        "the provider's response failed: {}",
+                        tollgate_providers::client::error_chain(&e)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn meter_whole(ex: &mut Exchange, dialect: Dialect, op: Operation, bytes: &[u8]) {
+    if op == Operation::CountTokens {
+        return;
+    }
+    match dialect {
+        Dialect::Anthropic => {
+            if let Some(s) = anthropic::read_response(bytes) {
+                ex.set_usage(&s.usage);
+                ex.record.model_served = s.model;
+                ex.record.stop_reason = s.stop_reason;
+            }
+        }
+        Dialect::OpenAiChat => {
+            if let Some(s) = openai::read_response(bytes) {
+                ex.set_usage(&s.usage);
+                ex.record.model_served = s.model;
+                ex.record.stop_reason = s.finish_reason;
+            }
+        }
+    }
+}
+
+/// `count_tokens` for a provider that has none: a local estimate, never zero.
+fn local_count_tokens(ex: &mut Exchange, body: &[u8]) -> Response {
+    let n = tollgate_wire::estimate::input_tokens(body);
+    let out = serde_json::json!({ "input_tokens": n }).to_string();
+    ex.mark_first_byte();
+    ex.finish(200, Outcome::Ok);
+    let mut h = HeaderMap::new();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response(StatusCode::OK, h, Body::from(out))
+}

@@ -1,0 +1,271 @@
+//! Relaying an upstream event stream to a client of the same dialect.
+//!
+//! Bytes pass through unchanged, but only in whole frames: each chunk is fed to the SSE decoder,
+//! and bytes are released up to the last frame boundary. So when an upstream breaks off, dies of
+//! an idle timeout or the gateway shuts down, the client has seen only complete events, and the
+//! dialect's error event can follow cleanly. The decoded frames feed a meter (usage, served
+//! model, stop reason, terminal state) for the history; the common case, a chunk that ends on a
+//! boundary, is forwarded without a copy.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::time::Sleep;
+use tokio_util::sync::WaitForCancellationFutureOwned;
+use tollgate_wire::sse::{SseDecoder, SseFrame};
+use tollgate_wire::{Dialect, anthropic, openai};
+
+use crate::error::{ApiError, ErrorKind};
+use crate::exchange::{Exchange, Outcome};
+
+type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// A stream meter for either dialect.
+pub enum Meter {
+    Anthropic(anthropic::StreamMeter),
+    OpenAi { meter: openai::StreamMeter, drop_usage_chunk: bool },
+}
+
+impl Meter {
+    pub fn new(dialect: Dialect, drop_usage_chunk: bool) -> Self {
+        match dialect {
+            Dialect::Anthropic => Self::Anthropic(anthropic::StreamMeter::new()),
+            Dialect::OpenAiChat => {
+                Self::OpenAi { meter: openai::StreamMeter::new(), drop_usage_chunk }
+            }
+        }
+    }
+
+    /// Observes a frame; returns false when the frame must not reach the client.
+    fn observe(&mut self, frame: &SseFrame) -> bool {
+        match self {
+            Self::Anthropic(m) => {
+                m.observe(frame);
+                true
+            }
+            Self::OpenAi { meter, drop_usage_chunk } => {
+                let kind = meter.observe(frame);
+                !(*drop_usage_chunk && kind == openai::stream::FrameKind::UsageOnly)
+            }
+        }
+    }
+
+    /// `Some(Ok)` when the stream reached its terminal event, `Some(Err)` for an error event.
+    fn end(&self) -> Option<Result<(), (String, String)>> {
+        match self {
+            Self::Anthropic(m) => match &m.end {
+                anthropic::stream::StreamEnd::Open => None,
+                anthropic::stream::StreamEnd::Complete => Some(Ok(())),
+                anthropic::stream::StreamEnd::Error { error_type, message } => {
+                    Some(Err((error_type.clone(), message.clone())))
+                }
+            },
+            Self::OpenAi { meter, .. } => match &meter.end {
+                openai::stream::StreamEnd::Open => None,
+                openai::stream::StreamEnd::Complete => Some(Ok(())),
+                openai::stream::StreamEnd::Error { error_type, message } => {
+                    Some(Err((error_type.clone(), message.clone())))
+                }
+            },
+        }
+    }
+
+    fn apply(&self, ex: &mut Exchange) {
+        match self {
+            Self::Anthropic(m) => {
+                ex.set_usage(&m.usage);
+                ex.record.model_served.clone_from(&m.model);
+                ex.record.stop_reason.clone_from(&m.stop_reason);
+            }
+            Self::OpenAi { meter, .. } => {
+                if let Some(u) = &meter.usage {
+                    ex.set_usage(u);
+                }
+                ex.record.model_served.clone_from(&meter.model);
+                ex.record.stop_reason.clone_from(&meter.finish_reason);
+            }
+        }
+    }
+}
+
+pub struct Relay {
+    upstream: Upstream,
+    dialect: Dialect,
+    decoder: SseDecoder,
+    frames: Vec<(SseFrame, std::ops::Range<u64>)>,
+    /// Received but not yet released bytes; `pending[0]` is at absolute offset `released`.
+    pending: BytesMut,
+    released: u64,
+    meter: Meter,
+    idle: Duration,
+    idle_timer: Pin<Box<Sleep>>,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    exchange: Exchange,
+    /// A copy of what the client received, for the history.
+    captured: Option<Vec<Bytes>>,
+    done: bool,
+}
+
+impl Relay {
+    pub fn new(
+        upstream: Upstream,
+        dialect: Dialect,
+        meter: Meter,
+        idle: Duration,
+        exchange: Exchange,
+    ) -> Self {
+        let shutdown = Box::pin(exchange.state().in_flight.cancelled());
+        let captured = exchange.record_bodies().then(Vec::new);
+        Self {
+            upstream,
+            dialect,
+            decoder: SseDecoder::new(),
+            frames: Vec::new(),
+            pending: BytesMut::new(),
+            released: 0,
+            meter,
+            idle,
+            idle_timer: Box::pin(tokio::time::sleep(idle)),
+            shutdown,
+            exchange,
+            captured,
+            done: false,
+        }
+    }
+
+    /// Takes one upstream chunk; returns the bytes the client may have now (possibly empty).
+    fn accept(&mut self, chunk: Bytes) -> Bytes {
+        self.frames.clear();
+        self.decoder.feed_spans(&chunk, &mut self.frames);
+        let mut dropped = false;
+        let frames = std::mem::take(&mut self.frames);
+        let mut keep: Vec<std::ops::Range<u64>> = Vec::new();
+        for (frame, span) in &frames {
+            if !self.meter.observe(frame) {
+                dropped = true;
+                keep.push(span.clone());
+            }
+        }
+        self.frames = frames;
+        let boundary = self.decoder.boundary();
+        // Fast path: nothing held back, the chunk ends on a boundary, nothing to drop.
+        if self.pending.is_empty() && !dropped && boundary == self.decoder.fed() {
+            self.released = boundary;
+            return chunk;
+        }
+        self.pending.extend_from_slice(&chunk);
+        let mut out = BytesMut::new();
+        // `keep` here lists the spans to drop; release everything else up to the boundary.
+        for span in keep {
+            let upto = (span.start - self.released) as usize;
+            out.extend_from_slice(&self.pending.split_to(upto));
+            let _ = self.pending.split_to((span.end - span.start) as usize);
+            self.released = span.end;
+        }
+        let upto = (boundary - self.released) as usize;
+        out.extend_from_slice(&self.pending.split_to(upto));
+        self.released = boundary;
+        out.freeze()
+    }
+
+    /// Ends the stream. `error` is sent to the client as the dialect's error event unless the
+    /// upstream already sent its own terminal event.
+    fn finish(&mut self, error: Option<(ApiError, Outcome)>) -> Option<Bytes> {
+        self.done = true;
+        self.decoder.finish();
+        self.meter.apply(&mut self.exchange);
+        let (tail, outcome) = match (self.meter.end(), error) {
+            (Some(Ok(())), _) => (None, Outcome::Ok),
+            (Some(Err((t, m))), _) => {
+                self.exchange.set_error(&t, &m);
+                (None, Outcome::StreamError)
+            }
+            (None, Some((e, outcome))) => {
+                self.exchange.set_error(e.type_name(), &e.message);
+                (Some(Bytes::from(e.stream_event(self.dialect))), outcome)
+            }
+            (None, None) => {
+                let e = ApiError::new(
+                    ErrorKind::UpstreamError,
+                    "the provider closed the stream before it finished",
+                );
+                self.exchange.set_error(e.type_name(), &e.message);
+                (Some(Bytes::from(e.stream_event(self.dialect))), Outcome::UpstreamBrokeOff)
+            }
+        };
+        if let (Some(t), Some(c)) = (&tail, &mut self.captured) {
+            c.push(t.clone());
+        }
+        if let Some(c) = self.captured.take() {
+            self.exchange.record.response_body = Some(c.concat());
+        }
+        self.exchange.finish(200, outcome);
+        tail
+    }
+
+    fn emit(&mut self, bytes: Bytes) -> Poll<Option<Result<Bytes, std::convert::Infallible>>> {
+        self.exchange.mark_first_byte();
+        if let Some(c) = &mut self.captured {
+            c.push(bytes.clone());
+        }
+        Poll::Ready(Some(Ok(bytes)))
+    }
+}
+
+impl Stream for Relay {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if this.shutdown.as_mut().poll(cx).is_ready() {
+                let e = ApiError::new(
+                    ErrorKind::Unavailable,
+                    "the gateway is shutting down; retry the request",
+                );
+                let tail = this.finish(Some((e, Outcome::Shutdown)));
+                return tail.map_or(Poll::Ready(None), |t| Poll::Ready(Some(Ok(t))));
+            }
+            match this.upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let deadline = tokio::time::Instant::now() + this.idle;
+                    this.idle_timer.as_mut().reset(deadline);
+                    let out = this.accept(chunk);
+                    if !out.is_empty() {
+                        return this.emit(out);
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let msg = format!(
+                        "the provider's stream failed: {}",
+                        tollgate_providers::client::error_chain(&e)
+                    );
+                    let tail = this.finish(Some((
+                        ApiError::new(ErrorKind::UpstreamError, msg),
+                        Outcome::UpstreamBrokeOff,
+                    )));
+                    return tail.map_or(Poll::Ready(None), |t| Poll::Ready(Some(Ok(t))));
+                }
+                Poll::Ready(None) => {
+                    let tail = this.finish(None);
+                    return tail.map_or(Poll::Ready(None), |t| Poll::Ready(Some(Ok(t))));
+                }
+                Poll::Pending => {
+                    ready!(this.idle_timer.as_mut().poll(cx));
+                    let msg = format!("the provider sent nothing for {:?}", this.idle);
+                    let tail = this.finish(Some((
+                        ApiError::new(ErrorKind::UpstreamTimeout, msg),
+                        Outcome::Timeout,
+                    )));
+                    return tail.map_or(Poll::Ready(None), |t| Poll::Ready(Some(Ok(t))));
+                }
+            }
+        }
+    }
+}

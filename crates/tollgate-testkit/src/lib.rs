@@ -1,0 +1,4 @@
+//! placeholder
+
+pub mod mock;
+pub use mock::{Behaviour, MockUpstream, RecordedRequest};

@@ -99,6 +99,12 @@ pub struct ApiError {
     pub message: String,
     /// The offending parameter (OpenAI's `param`).
     pub param: Option<String>,
+    /// What only upstream errors carry; boxed to keep the common `Result` small.
+    pub upstream: Option<Box<UpstreamParts>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamParts {
     /// Headers to send with the error (`retry-after` on 429/529, upstream rate-limit headers).
     pub headers: HeaderMap,
     /// A provider's own error, already in the caller's dialect, returned as it came.
@@ -107,18 +113,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            param: None,
-            headers: HeaderMap::new(),
-            passthrough: None,
-        }
+        Self { kind, message: message.into(), param: None, upstream: None }
     }
 
     /// Returns the provider's status and body unchanged instead of rendering one.
     pub fn with_passthrough(mut self, status: StatusCode, body: Bytes) -> Self {
-        self.passthrough = Some((status, body));
+        self.upstream.get_or_insert_default().passthrough = Some((status, body));
         self
     }
 
@@ -128,7 +128,7 @@ impl ApiError {
     }
 
     pub fn with_headers(mut self, headers: HeaderMap) -> Self {
-        self.headers = headers;
+        self.upstream.get_or_insert_default().headers = headers;
         self
     }
 
@@ -173,7 +173,8 @@ impl ApiError {
     }
 
     pub fn into_response(self, dialect: Dialect, request_id: &str) -> Response {
-        let (status, body) = match self.passthrough.clone() {
+        let upstream = self.upstream.as_deref().cloned().unwrap_or_default();
+        let (status, body) = match upstream.passthrough {
             Some((status, body)) => (status, body),
             None => (self.status(dialect), Bytes::from(self.body(dialect, request_id))),
         };
@@ -181,7 +182,7 @@ impl ApiError {
         *resp.status_mut() = status;
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for (k, v) in &self.headers {
+        for (k, v) in &upstream.headers {
             h.insert(k.clone(), v.clone());
         }
         if self.kind == ErrorKind::Authentication && dialect == Dialect::OpenAiChat {

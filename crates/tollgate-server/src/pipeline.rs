@@ -173,7 +173,7 @@ async fn run(
     let body =
         read_body(body, headers, state.config.limits.max_body_bytes).await.map_err(reject)?;
     if ex.record_bodies() {
-        ex.record.request_body = Some(body.to_vec());
+        ex.record.request_body = Some(body.clone());
     }
     let parsed = parse(op, &body, state.config.limits.max_messages).map_err(reject)?;
     ex.record.model_requested = Some(parsed.model.clone());
@@ -240,7 +240,7 @@ async fn run(
     ex.mark_first_byte();
     meter_whole(ex, dialect, op, &bytes);
     if ex.record_bodies() {
-        ex.record.response_body = Some(bytes.to_vec());
+        ex.record.response_body = Some(bytes.clone());
     }
     out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     ex.finish(status.as_u16(), Outcome::Ok);

@@ -200,7 +200,7 @@ impl Relay {
             c.push(t.clone());
         }
         if let Some(c) = self.captured.take() {
-            self.exchange.record.response_body = Some(c.concat());
+            self.exchange.record.response_body = Some(Bytes::from(c.concat()));
         }
         self.exchange.finish(200, outcome);
         tail

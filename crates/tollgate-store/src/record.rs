@@ -1,8 +1,8 @@
 //! One exchange, as stored.
 
-use serde::Serialize;
+use bytes::Bytes;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExchangeRecord {
     /// UUIDv7: sortable by time.
     pub id: String,
@@ -37,7 +37,8 @@ pub struct ExchangeRecord {
     pub ttfb_ms: Option<i64>,
     pub total_ms: i64,
     pub upstream_request_id: Option<String>,
-    pub request_body: Option<Vec<u8>>,
+    /// Shared with the request path (no copy).
+    pub request_body: Option<Bytes>,
     /// The response as returned: JSON, or the SSE bytes for a stream.
-    pub response_body: Option<Vec<u8>>,
+    pub response_body: Option<Bytes>,
 }

@@ -1,6 +1,11 @@
 //! The gateway in-process on a random port, in front of a [`MockUpstream`], with its own data
 //! directory and SQLite history.
 
+#![expect(
+    clippy::expect_used,
+    reason = "test harness: a setup failure is a test failure, with its reason"
+)]
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

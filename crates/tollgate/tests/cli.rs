@@ -1,5 +1,7 @@
 //! The binary as a user runs it: `init`, `check-config`, and `serve` with no config at all.
 
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test on unexpected shapes")]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};

@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models/{*id}", get(models::get))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -73,6 +74,27 @@ pub fn guess_dialect(path: &str, headers: &HeaderMap) -> Dialect {
         Dialect::Anthropic
     } else {
         Dialect::OpenAiChat
+    }
+}
+
+/// A bug must not cost the client its connection: a panic in a handler becomes a 500 in the
+/// caller's dialect (and a log line). Free when nothing panics.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    let dialect = guess_dialect(req.uri().path(), req.headers());
+    let id = request_id_of(&req);
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(request_id = %id, panic = %what, "handler panicked");
+            ApiError::new(ErrorKind::Internal, "internal error in the gateway")
+                .into_response(dialect, &id)
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
@@ -47,6 +48,11 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
+
+    /// Closes the pool; later calls fail. For shutdown, and for tests of a store that is gone.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 #[async_trait]
@@ -85,8 +91,8 @@ impl ExchangeLog for SqliteStore {
             .bind(r.ttfb_ms)
             .bind(r.total_ms)
             .bind(&r.upstream_request_id)
-            .bind(&r.request_body)
-            .bind(&r.response_body)
+            .bind(r.request_body.as_deref())
+            .bind(r.response_body.as_deref())
             .execute(&mut *tx)
             .await?;
         }
@@ -134,8 +140,8 @@ fn row_to_record(row: &sqlx::sqlite::SqliteRow) -> Result<ExchangeRecord, sqlx::
         ttfb_ms: row.try_get("ttfb_ms")?,
         total_ms: row.try_get("total_ms")?,
         upstream_request_id: row.try_get("upstream_request_id")?,
-        request_body: row.try_get("request_body")?,
-        response_body: row.try_get("response_body")?,
+        request_body: row.try_get::<Option<Vec<u8>>, _>("request_body")?.map(Bytes::from),
+        response_body: row.try_get::<Option<Vec<u8>>, _>("response_body")?.map(Bytes::from),
     })
 }
 
@@ -156,7 +162,7 @@ mod tests {
             status: 200,
             outcome: "ok".into(),
             input_tokens: 5,
-            request_body: Some(b"{}".to_vec()),
+            request_body: Some(Bytes::from_static(b"{}")),
             ..Default::default()
         };
         store.append(&[rec("01"), rec("02")]).await.unwrap();

@@ -327,3 +327,14 @@ async fn rate_limit_headers_and_retry_after_pass_back_on_429() {
     let h = gw.history().await;
     assert_eq!((h[0].status, h[0].outcome.as_str()), (429, "upstream_error"));
 }
+
+#[tokio::test]
+async fn ready_is_503_when_storage_is_gone() {
+    let gw = TestGateway::start().await;
+    gw.store.close().await;
+    let r = gw.client.get(gw.url("/health/ready")).header("x-api-key", KEY).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["checks"]["storage"]["status"], "down");
+    assert!(v["checks"]["storage"]["reason"].is_string());
+}

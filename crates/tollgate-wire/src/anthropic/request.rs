@@ -176,7 +176,7 @@ mod tests {
                 .starts_with("request body is not valid JSON")
         );
         let many =
-            format!(r#"{{"model":"m","max_tokens":5,"messages":[{}]}}"#, vec!["{}"; 11].join(","));
+            format!(r#"{{"model":"m","max_tokens":5,"messages":[{}]}}"#, ["{}"; 11].join(","));
         assert!(err(&many).contains("exceed this gateway's limit of 10"));
     }
 

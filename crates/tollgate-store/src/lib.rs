@@ -4,16 +4,20 @@
 //! write-behind recorder, which calls [`ExchangeLog::append`] with batches.
 //!
 //! # Layout
-//! - [`record`]: [`ExchangeRecord`], one request/response exchange as stored.
+//! - [`record`]: [`ExchangeRecord`] (one exchange as stored), [`SessionUpdate`],
+//!   [`SessionRecord`], [`PolicyEvent`].
+//! - [`query`]: [`HistoryQuery`], the read side: filters, summaries, search, retention.
 //! - [`sqlite`]: the embedded default backend (`sqlite/mod.rs`, migrations under
 //!   `migrations/sqlite/`). A PostgreSQL backend will sit beside it with the same file set.
 
+pub mod query;
 pub mod record;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
-pub use record::ExchangeRecord;
+pub use query::{ExchangeFilter, ExchangeSummary, HistoryQuery, SearchHit, SessionFilter};
+pub use record::{ExchangeRecord, PolicyEvent, SessionRecord, SessionUpdate};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +35,7 @@ pub enum StoreError {
 pub trait ExchangeLog: Send + Sync {
     /// Writes a batch atomically: all records or none.
     async fn append(&self, batch: &[ExchangeRecord]) -> Result<(), StoreError>;
-    /// The most recent exchanges, newest first.
+    /// The most recent exchanges with bodies, newest first.
     async fn recent(&self, limit: u32) -> Result<Vec<ExchangeRecord>, StoreError>;
     /// Cheap liveness check for `/health/ready`.
     async fn ping(&self) -> Result<(), StoreError>;

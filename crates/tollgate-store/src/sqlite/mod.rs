@@ -142,6 +142,15 @@ fn row_to_record(row: &sqlx::sqlite::SqliteRow) -> Result<ExchangeRecord, sqlx::
         upstream_request_id: row.try_get("upstream_request_id")?,
         request_body: row.try_get::<Option<Vec<u8>>, _>("request_body")?.map(Bytes::from),
         response_body: row.try_get::<Option<Vec<u8>>, _>("response_body")?.map(Bytes::from),
+        client: row.try_get("client")?,
+        session_id: row.try_get("session_id")?,
+        cost_micros: row.try_get("cost_micros")?,
+        forwarded_body: row.try_get::<Option<Vec<u8>>, _>("forwarded_body")?.map(Bytes::from),
+        response_message: row.try_get::<Option<Vec<u8>>, _>("response_message")?.map(Bytes::from),
+        search_text: row.try_get("search_text")?,
+        bodies_purged_at_ms: row.try_get("bodies_purged_at_ms")?,
+        session: None,
+        policy_events: Vec::new(),
     })
 }
 

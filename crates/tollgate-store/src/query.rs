@@ -4,6 +4,17 @@ use async_trait::async_trait;
 
 use crate::{ExchangeRecord, SessionRecord, StoreError};
 
+/// Rows a list returns when the filter names no limit.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The most rows one list returns: a page, not an export (use a cursor for more).
+pub const MAX_LIMIT: u32 = 1000;
+
+/// Marks the start of a matched word in [`SearchHit::snippet`]; plain text, never markup, so a
+/// snippet is safe to show anywhere and a UI highlights by splitting on the markers.
+pub const SNIPPET_OPEN: &str = "\u{ab}";
+/// Marks the end of a matched word in [`SearchHit::snippet`].
+pub const SNIPPET_CLOSE: &str = "\u{bb}";
+
 /// Which exchanges. Every field narrows; `None` means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExchangeFilter {
@@ -21,6 +32,13 @@ pub struct ExchangeFilter {
     pub before_id: Option<String>,
     /// At most this many (default 50, at most 1000).
     pub limit: Option<u32>,
+}
+
+impl ExchangeFilter {
+    /// The row limit after the default and the cap.
+    pub fn effective_limit(&self) -> u32 {
+        self.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)
+    }
 }
 
 /// An exchange without its bodies, for lists.
@@ -48,6 +66,8 @@ pub struct ExchangeSummary {
     pub total_ms: i64,
 }
 
+/// Which sessions: those active in `[since_ms, until_ms)` (last seen at or after `since_ms`,
+/// first seen before `until_ms`), newest activity first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionFilter {
     pub since_ms: Option<i64>,
@@ -56,11 +76,26 @@ pub struct SessionFilter {
     pub limit: Option<u32>,
 }
 
+impl SessionFilter {
+    /// The row limit after the default and the cap.
+    pub fn effective_limit(&self) -> u32 {
+        self.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)
+    }
+}
+
+/// The words of a search query, as both backends match them: split on whitespace, and a word
+/// with no letter or digit dropped (it would match nothing, or be query syntax). Every word
+/// must match.
+pub(crate) fn search_words(query: &str) -> Vec<&str> {
+    query.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).collect()
+}
+
 /// A full-text search hit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchHit {
     pub exchange: ExchangeSummary,
-    /// A short excerpt around the match.
+    /// A short excerpt around the match, matched words between [`SNIPPET_OPEN`] and
+    /// [`SNIPPET_CLOSE`].
     pub snippet: String,
 }
 
@@ -71,9 +106,13 @@ pub trait HistoryQuery: Send + Sync {
         &self,
         filter: &ExchangeFilter,
     ) -> Result<Vec<ExchangeSummary>, StoreError>;
-    /// One exchange with its bodies and policy events.
+    /// One exchange with its bodies and policy events. `session` is `None`: the session is
+    /// stored once, on its own ([`HistoryQuery::get_session`]).
     async fn get_exchange(&self, id: &str) -> Result<Option<ExchangeRecord>, StoreError>;
-    /// Full-text search over `search_text` (words, all must match), narrowed by `filter`.
+    /// Full-text search over `search_text`, narrowed by `filter`, newest first. The query is
+    /// words separated by spaces, all required, matched whole and case-insensitively; a word
+    /// with punctuation (`main.rs`, `foo-bar`) matches its letter-and-digit runs in order. No
+    /// character or word is query syntax. A query with no letter or digit finds nothing.
     async fn search(
         &self,
         query: &str,
@@ -84,9 +123,12 @@ pub trait HistoryQuery: Send + Sync {
     async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Every exchange of a session with bodies, oldest first (for export).
     async fn session_exchanges(&self, session_id: &str) -> Result<Vec<ExchangeRecord>, StoreError>;
+    /// Sets the title (trimmed; empty clears it). [`StoreError::SessionNotFound`] when there is
+    /// no such session.
     async fn set_session_title(&self, id: &str, title: &str) -> Result<(), StoreError>;
     /// Retention: drops the bodies (request, forwarded, response, message, search text) of
     /// exchanges that started before `before_ms`, keeping metadata, usage and cost. Returns
-    /// how many exchanges were purged.
+    /// how many exchanges were purged (those that still had a body or search text). The work
+    /// is done in short steps, so appends continue meanwhile.
     async fn purge_bodies(&self, before_ms: i64) -> Result<u64, StoreError>;
 }

@@ -1,8 +1,9 @@
 //! One exchange, as stored, and the session it belongs to.
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExchangeRecord {
     /// UUIDv7: sortable by time.
     pub id: String,
@@ -61,11 +62,15 @@ pub struct ExchangeRecord {
     /// Session fields learned from this exchange, upserted with it.
     pub session: Option<SessionUpdate>,
     pub policy_events: Vec<PolicyEvent>,
+    /// Request headers that enrichment needs later (session ids), carried through the journal
+    /// to the writer; not a column.
+    #[serde(default)]
+    pub hints: Vec<(String, String)>,
 }
 
 /// What one exchange says about its session. The store upserts the session row: first-seen
 /// fields (preview, cwd, branch) are kept once set; counters and totals add up.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionUpdate {
     /// Stable id: `cc:<uuid>` (Claude Code), `hdr:<value>` (x-session-id and similar),
     /// `codex:<id>`, `h:<hash>` (heuristic).
@@ -79,7 +84,7 @@ pub struct SessionUpdate {
 }
 
 /// A policy decision about an exchange (written by the policy layer).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyEvent {
     pub id: String,
     pub at_ms: i64,

@@ -1,0 +1,142 @@
+//! Appending to SQLite: one transaction per batch. `INSERT OR IGNORE` makes a retried record a
+//! no-op, and only the rows actually inserted feed the session totals and policy events. The
+//! FTS index follows `search_text` through the triggers of migration 0002.
+
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use crate::sql::{SessionDelta, session_deltas};
+use crate::{ExchangeRecord, StoreError};
+
+pub(super) async fn append(pool: &SqlitePool, batch: &[ExchangeRecord]) -> Result<(), StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    let mut inserted = Vec::with_capacity(batch.len());
+    for r in batch {
+        if insert_exchange(&mut tx, r).await? {
+            inserted.push(r);
+        }
+    }
+    for delta in session_deltas(inserted.iter().copied()) {
+        upsert_session(&mut tx, &delta).await?;
+    }
+    for r in &inserted {
+        for e in &r.policy_events {
+            sqlx::query(
+                "INSERT OR IGNORE INTO policy_events \
+                 (id, exchange_id, at_ms, policy, verdict, reason, detail) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&e.id)
+            .bind(&r.id)
+            .bind(e.at_ms)
+            .bind(&e.policy)
+            .bind(&e.verdict)
+            .bind(&e.reason)
+            .bind(&e.detail)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether the row was new (false: the id was already stored).
+async fn insert_exchange(
+    tx: &mut Transaction<'static, Sqlite>,
+    r: &ExchangeRecord,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT OR IGNORE INTO exchanges (id, request_id, started_at_ms, client_dialect, endpoint, \
+         key_name, user_agent, client, session_id, provider, model_requested, model_served, \
+         route_reason, stream, status, outcome, error_type, error_message, input_tokens, \
+         output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, stop_reason, ttfb_ms, \
+         total_ms, upstream_request_id, request_body, forwarded_body, response_body, \
+         response_message, search_text, bodies_purged_at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+         ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&r.id)
+    .bind(&r.request_id)
+    .bind(r.started_at_ms)
+    .bind(&r.client_dialect)
+    .bind(&r.endpoint)
+    .bind(&r.key_name)
+    .bind(&r.user_agent)
+    .bind(&r.client)
+    .bind(&r.session_id)
+    .bind(&r.provider)
+    .bind(&r.model_requested)
+    .bind(&r.model_served)
+    .bind(&r.route_reason)
+    .bind(r.stream)
+    .bind(i64::from(r.status))
+    .bind(&r.outcome)
+    .bind(&r.error_type)
+    .bind(&r.error_message)
+    .bind(r.input_tokens)
+    .bind(r.output_tokens)
+    .bind(r.cache_read_tokens)
+    .bind(r.cache_write_tokens)
+    .bind(r.cost_micros)
+    .bind(&r.stop_reason)
+    .bind(r.ttfb_ms)
+    .bind(r.total_ms)
+    .bind(&r.upstream_request_id)
+    .bind(r.request_body.as_deref())
+    .bind(r.forwarded_body.as_deref())
+    .bind(r.response_body.as_deref())
+    .bind(r.response_message.as_deref())
+    .bind(&r.search_text)
+    .bind(r.bodies_purged_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// First-seen fields are filled once and kept; the span widens; counters and totals add up.
+async fn upsert_session(
+    tx: &mut Transaction<'static, Sqlite>,
+    d: &SessionDelta<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (id, source, key_name, client, first_seen_ms, last_seen_ms, preview, \
+         cwd, git_branch, exchange_count, input_tokens, output_tokens, cache_read_tokens, \
+         cache_write_tokens, cost_micros) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET \
+         key_name = coalesce(sessions.key_name, excluded.key_name), \
+         client = coalesce(sessions.client, excluded.client), \
+         first_seen_ms = min(sessions.first_seen_ms, excluded.first_seen_ms), \
+         last_seen_ms = max(sessions.last_seen_ms, excluded.last_seen_ms), \
+         preview = coalesce(sessions.preview, excluded.preview), \
+         cwd = coalesce(sessions.cwd, excluded.cwd), \
+         git_branch = coalesce(sessions.git_branch, excluded.git_branch), \
+         exchange_count = sessions.exchange_count + excluded.exchange_count, \
+         input_tokens = sessions.input_tokens + excluded.input_tokens, \
+         output_tokens = sessions.output_tokens + excluded.output_tokens, \
+         cache_read_tokens = sessions.cache_read_tokens + excluded.cache_read_tokens, \
+         cache_write_tokens = sessions.cache_write_tokens + excluded.cache_write_tokens, \
+         cost_micros = sessions.cost_micros + excluded.cost_micros",
+    )
+    .bind(d.id)
+    .bind(d.source)
+    .bind(d.key_name)
+    .bind(d.client)
+    .bind(d.first_seen_ms)
+    .bind(d.last_seen_ms)
+    .bind(d.preview)
+    .bind(d.cwd)
+    .bind(d.git_branch)
+    .bind(d.exchange_count)
+    .bind(d.input_tokens)
+    .bind(d.output_tokens)
+    .bind(d.cache_read_tokens)
+    .bind(d.cache_write_tokens)
+    .bind(d.cost_micros)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -14,11 +14,21 @@
 //! - [`usage`]: token usage in one shape, with each dialect's meaning of "input tokens" noted.
 //! - [`estimate`]: a conservative local input-token estimate for `count_tokens`.
 //! - [`splice`]: rewriting one JSON value inside a raw body without re-serialising the rest.
+//! - [`reconstruct`]: the whole-response JSON rebuilt from a stream, per dialect (assemblers).
+//! - [`secrets`]: masking keys, tokens, passwords and private keys in text and raw JSON bodies.
+//! - [`session`]: the session a request belongs to (id, first prompt, working directory, branch).
+//! - [`client`]: the program that sent a request, from its user agent and headers.
+//! - [`search`]: the plain text an exchange is found by (last user turn and the answer).
 
 pub mod anthropic;
+pub mod client;
 pub mod dialect;
 pub mod estimate;
 pub mod openai;
+pub mod reconstruct;
+pub mod search;
+pub mod secrets;
+pub mod session;
 pub mod splice;
 pub mod sse;
 pub mod usage;

@@ -85,7 +85,7 @@ impl SseDecoder {
                 pos += 3;
             }
         }
-        if self.after_cr {
+        if self.after_cr && !chunk.is_empty() {
             self.after_cr = false;
             if let Some(rest) = chunk.strip_prefix(b"\n") {
                 chunk = rest;
@@ -230,6 +230,12 @@ mod tests {
         assert_eq!(frames, vec![SseFrame::new(None, "a"), SseFrame::new(None, "b")]);
         assert_eq!(d.boundary(), 20);
         assert_eq!(d.fed(), 20);
+    }
+
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf_changes_nothing() {
+        let (frames, _) = decode_all(&[b"event: e\r\ndata: x\r", b"", b"\n\r\n"]);
+        assert_eq!(frames, vec![SseFrame::new(Some("e"), "x")]);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! Pure: the caller hands in a [`Catalog`] snapshot (configured providers, their listed and
 //! discovered models, aliases) and gets a [`Target`] with its [`Reason`]. No I/O, no clocks.
 //!
+//! [`prices`] holds the built-in per-model prices used for cost accounting.
+//!
 //! Resolution order for a requested name:
 //! 1. `provider:model`, when the part before the first `:` names an enabled provider (a model
 //!    name may itself contain `:`, as Ollama's `qwen2.5:7b` does);
@@ -12,6 +14,8 @@
 //!
 //! At steps 3 and 4, providers that speak the client's dialect come first, so a Claude model
 //! requested by an Anthropic client goes to a provider where bytes can pass through.
+
+pub mod prices;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -26,6 +26,11 @@ pub const VARS: &[(&str, &str, &str)] = &[
         "storage.record_bodies",
         "store request and response bodies (true/false)",
     ),
+    (
+        "TOLLGATE_HISTORY_RETENTION",
+        "history.retention",
+        "drop stored bodies older than this (30d; off: keep forever); totals stay",
+    ),
     ("TOLLGATE_MAX_BODY_SIZE", "limits.max_body_size", "largest request body accepted"),
     ("TOLLGATE_MAX_MESSAGES", "limits.max_messages", "most messages in one request"),
     ("TOLLGATE_CONNECT_TIMEOUT", "timeouts.connect", "upstream connect timeout"),
@@ -33,6 +38,16 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("TOLLGATE_IDLE_TIMEOUT", "timeouts.idle", "longest upstream silence mid-body"),
     ("TOLLGATE_LOG", "log.level", "log filter (info, debug, tollgate=debug,warn)"),
     ("TOLLGATE_LOG_FORMAT", "log.format", "json or pretty"),
+    (
+        "TOLLGATE_OTLP_ENDPOINT",
+        "telemetry.otlp_endpoint",
+        "OTLP/HTTP collector for traces (default OTEL_EXPORTER_OTLP_ENDPOINT; empty: off)",
+    ),
+    (
+        "TOLLGATE_SERVICE_NAME",
+        "telemetry.service_name",
+        "service.name on exported spans (default OTEL_SERVICE_NAME, else tollgate)",
+    ),
 ];
 
 /// The setting path a variable overrides, if it is a known fixed variable.
@@ -41,10 +56,14 @@ pub fn setting_for(var: &str) -> Option<&'static str> {
 }
 
 /// The closest known variable name, for "did you mean" hints.
+/// A near miss: about one edit per three characters of the part after `TOLLGATE_`, so
+/// `TOLLGATE_LISTN` suggests `TOLLGATE_LISTEN` but `TOLLGATE_BIN` suggests nothing.
 pub fn suggest(var: &str) -> Option<&'static str> {
+    let suffix = var.strip_prefix("TOLLGATE_").unwrap_or(var);
+    let allowed = (suffix.chars().count() / 3).max(1);
     VARS.iter()
-        .map(|(v, _, _)| (*v, distance(var, v)))
-        .filter(|(_, d)| *d <= 3)
+        .map(|(v, _, _)| (*v, distance(suffix, v.strip_prefix("TOLLGATE_").unwrap_or(v))))
+        .filter(|(_, d)| *d <= allowed)
         .min_by_key(|(_, d)| *d)
         .map(|(v, _)| v)
 }

@@ -140,6 +140,37 @@ pub struct Timeouts {
     pub idle: Duration,
 }
 
+/// Trace export. Metrics need no setting: `GET /metrics` is always served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// OTLP/HTTP (protobuf) collector base URL, without a trailing `/`; spans are posted to
+    /// [`Self::traces_url`]. `None`: no exporter, no per-request span, nothing spent.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` on every exported span.
+    pub service_name: String,
+}
+
+impl TelemetryConfig {
+    /// Where spans are posted: the endpoint as given when it already names the traces path,
+    /// else the endpoint plus `/v1/traces` (the OTLP convention for a base URL).
+    pub fn traces_url(&self) -> Option<String> {
+        self.otlp_endpoint
+            .as_ref()
+            .map(|e| if e.ends_with("/v1/traces") { e.clone() } else { format!("{e}/v1/traces") })
+    }
+}
+
+/// What the history keeps, and for how long.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// Request and response bodies (and their search text) older than this are dropped, once
+    /// at startup and then hourly; metadata, usage and cost stay, so totals do not change.
+    /// `None`: kept forever. A shorter retention holds less private text on disk and keeps the
+    /// database small, at the price of older conversations no longer being readable or
+    /// searchable.
+    pub retention: Option<Duration>,
+}
+
 /// A gateway key a client may present.
 #[derive(Debug, Clone)]
 pub struct KeyConfig {
@@ -183,6 +214,8 @@ pub struct Config {
     /// How long in-flight requests may finish after a shutdown signal.
     pub shutdown_grace: Duration,
     pub log: LogConfig,
+    pub telemetry: TelemetryConfig,
+    pub history: HistoryConfig,
     pub master_key: Option<Secret>,
     pub keys: Vec<KeyConfig>,
     pub providers: Vec<ProviderConfig>,
@@ -190,6 +223,8 @@ pub struct Config {
     pub aliases: BTreeMap<String, String>,
     /// The file this was loaded from, if any.
     pub file: Option<PathBuf>,
+    /// Problems that do not stop the gateway (an unrelated `TOLLGATE_*` variable), to show.
+    pub warnings: Vec<ConfigError>,
 }
 
 impl Config {

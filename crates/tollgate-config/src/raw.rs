@@ -21,6 +21,10 @@ pub struct RawConfig {
     #[serde(default)]
     pub auth: RawAuth,
     #[serde(default)]
+    pub telemetry: RawTelemetry,
+    #[serde(default)]
+    pub history: RawHistory,
+    #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
     #[serde(default)]
     pub aliases: BTreeMap<String, String>,
@@ -61,6 +65,21 @@ pub struct RawTimeouts {
 pub struct RawLog {
     pub level: Option<String>,
     pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// OTLP/HTTP collector base URL; spans go to `<url>/v1/traces`. Empty: off.
+    pub otlp_endpoint: Option<String>,
+    pub service_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHistory {
+    /// How long request and response bodies are kept (`30d`); unset or `off`: forever.
+    pub retention: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

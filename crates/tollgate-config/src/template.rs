@@ -43,6 +43,19 @@ pub const TEMPLATE: &str = r#"# Tollgate configuration.
 # "json" (one object per line) or "pretty" (TOLLGATE_LOG_FORMAT).
 # format = "json"
 
+[telemetry]
+# GET /metrics (Prometheus) is always served: aggregate counts only, no keys or bodies.
+# Traces: an OTLP/HTTP collector to send one span per request to; off when unset. Default:
+# OTEL_EXPORTER_OTLP_ENDPOINT. Spans go to <endpoint>/v1/traces (TOLLGATE_OTLP_ENDPOINT).
+# otlp_endpoint = "http://127.0.0.1:4318"
+# service.name on the spans. Default: OTEL_SERVICE_NAME, else "tollgate" (TOLLGATE_SERVICE_NAME).
+# service_name = "tollgate"
+
+[history]
+# Drop request and response bodies (and their search text) older than this, at startup and
+# then hourly; metadata, usage and cost stay (TOLLGATE_HISTORY_RETENTION). Default: keep forever.
+# retention = "30d"
+
 [auth]
 # The admin key, also accepted as a client key (TOLLGATE_MASTER_KEY). When unset, one is
 # generated on first run, kept in the data directory as master.key, and printed once.

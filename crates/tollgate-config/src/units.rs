@@ -1,4 +1,4 @@
-//! Human units in config: durations (`250ms`, `30s`, `5m`, `1h`) and sizes (`512KiB`, `32MiB`,
+//! Human units in config: durations (`250ms`, `30s`, `5m`, `1h`, `30d`) and sizes (`512KiB`, `32MiB`,
 //! or a plain byte count).
 
 use std::time::Duration;
@@ -14,8 +14,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" | "" => n,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         other => {
-            return Err(format!("unknown duration unit `{other}` in `{s}` (use ms, s, m or h)"));
+            return Err(format!("unknown duration unit `{other}` in `{s}` (use ms, s, m, h or d)"));
         }
     };
     if !secs.is_finite() || secs < 0.0 {
@@ -54,6 +55,7 @@ mod tests {
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("30d").unwrap(), Duration::from_secs(30 * 86_400));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("x").is_err());
         assert_eq!(parse_size("32MiB").unwrap(), 32 * 1024 * 1024);

@@ -6,17 +6,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::raw::{RawConfig, RawProvider};
+use crate::raw::{RawConfig, RawProvider, RawTelemetry};
 use crate::units::{parse_duration, parse_size};
 use crate::{
-    Config, ConfigError, ConfigErrors, KeyConfig, Limits, LogConfig, LogFormat, Origin,
-    ProviderConfig, Secret, Timeouts, env, presets,
+    Config, ConfigError, ConfigErrors, HistoryConfig, KeyConfig, Limits, LogConfig, LogFormat,
+    Origin, ProviderConfig, Secret, TelemetryConfig, Timeouts, env, presets,
 };
 
 struct Ctx<'a> {
     file: Origin,
     env: &'a BTreeMap<String, String>,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
     /// Variables the file refers to (`env:VAR`, `api_key_env`): never "unknown".
     referenced: Vec<String>,
 }
@@ -85,8 +86,13 @@ pub fn validate(
     file: Origin,
     env_map: &BTreeMap<String, String>,
 ) -> Result<Config, ConfigErrors> {
-    let mut cx =
-        Ctx { file: file.clone(), env: env_map, errors: Vec::new(), referenced: Vec::new() };
+    let mut cx = Ctx {
+        file: file.clone(),
+        env: env_map,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        referenced: Vec::new(),
+    };
 
     let listen = cx.parse("server.listen", raw.server.listen, default_listen(), |s| {
         s.parse::<SocketAddr>().map_err(|e| format!("`{s}` is not an address:port ({e})"))
@@ -105,11 +111,15 @@ pub fn validate(
 
     let database_url = cx.pick("storage.database_url", raw.storage.database_url);
     let database_url = match database_url {
-        Some((u, o)) if !u.starts_with("sqlite:") => {
+        Some((u, o))
+            if !(u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://")) =>
+        {
             cx.err(
                 o,
                 "storage.database_url",
-                format!("unsupported database URL `{}`: this build stores history in SQLite (`sqlite://PATH`)", redact_url(&u)),
+                format!("unsupported database URL `{}`: use `sqlite://PATH` or `postgres://USER@HOST/DB`", redact_url(&u)),
             );
             None
         }
@@ -169,6 +179,11 @@ pub fn validate(
         }),
     };
 
+    let telemetry = telemetry(&mut cx, raw.telemetry);
+    let history = HistoryConfig {
+        retention: cx.parse("history.retention", raw.history.retention, None, parse_retention),
+    };
+
     let master_key = match cx.pick("auth.master_key", raw.auth.master_key) {
         Some((k, o)) => cx.secret(o, "auth.master_key", &k),
         None => None,
@@ -224,6 +239,8 @@ pub fn validate(
             timeouts,
             shutdown_grace,
             log,
+            telemetry,
+            history,
             master_key,
             keys,
             providers,
@@ -232,10 +249,64 @@ pub fn validate(
                 Origin::File(p) => Some(p),
                 _ => None,
             },
+            warnings: cx.warnings,
         })
     } else {
         Err(ConfigErrors(cx.errors))
     }
+}
+
+/// `[telemetry]`. Tollgate's own variable or setting wins; otherwise the standard
+/// OpenTelemetry variables apply, so a collector configured for the whole host or pod is used
+/// without repeating it. An empty endpoint turns export off, also against the standard variable.
+fn telemetry(cx: &mut Ctx<'_>, raw: RawTelemetry) -> TelemetryConfig {
+    let standard = |var: &str| cx.env.get(var).map(|v| (v.clone(), Origin::Env(var.to_owned())));
+    let endpoint = cx
+        .pick("telemetry.otlp_endpoint", raw.otlp_endpoint)
+        .or_else(|| standard("OTEL_EXPORTER_OTLP_ENDPOINT"));
+    let service_name = cx
+        .pick("telemetry.service_name", raw.service_name)
+        .or_else(|| standard("OTEL_SERVICE_NAME"))
+        .map(|(s, _)| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "tollgate".to_owned());
+    let otlp_endpoint = match endpoint {
+        Some((url, origin)) if !url.trim().is_empty() => {
+            let url = url.trim().trim_end_matches('/');
+            let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+            if host.is_some_and(|h| !h.is_empty()) {
+                Some(url.to_owned())
+            } else {
+                cx.err(
+                    origin,
+                    "telemetry.otlp_endpoint",
+                    format!(
+                        "`{}` is not an http:// or https:// URL (OTLP over HTTP)",
+                        redact_url(url)
+                    ),
+                );
+                None
+            }
+        }
+        _ => None,
+    };
+    TelemetryConfig { otlp_endpoint, service_name }
+}
+
+/// A retention: a duration of at least a minute, or `off` (or empty) for none, so a variable
+/// can switch off a retention the file sets.
+fn parse_retention(s: &str) -> Result<Option<Duration>, String> {
+    let s = s.trim();
+    if s.is_empty() || s.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(60) {
+        return Err(format!(
+            "`{s}` is shorter than a minute (use e.g. `30d`, or `off` to keep bodies forever)"
+        ));
+    }
+    Ok(Some(d))
 }
 
 fn default_listen() -> SocketAddr {
@@ -414,15 +485,24 @@ fn check_env_names(cx: &mut Ctx<'_>, providers: &[ProviderConfig]) {
         })
         .cloned()
         .collect();
+    // A near-miss of a known name is a typo and an error: the setting the user meant would be
+    // silently missing. Anything else may be a script's own variable: a warning.
     for var in unknown {
-        let hint = env::suggest(&var).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
-        cx.err(
-            Origin::Env(var.clone()),
-            "",
-            format!(
-                "unknown Tollgate variable{hint}; see `tollgate check-config --help` for the list"
-            ),
-        );
+        let error = ConfigError {
+            origin: Origin::Env(var.clone()),
+            path: String::new(),
+            message: String::new(),
+        };
+        match env::suggest(&var) {
+            Some(s) => cx.errors.push(ConfigError {
+                message: format!("unknown Tollgate variable (did you mean {s}?); see `tollgate check-config --help` for the list"),
+                ..error
+            }),
+            None => cx.warnings.push(ConfigError {
+                message: "not a Tollgate setting; ignored (see `tollgate check-config --help` for the list)".into(),
+                ..error
+            }),
+        }
     }
 }
 
@@ -579,6 +659,95 @@ mod tests {
     }
 
     #[test]
+    fn telemetry_is_off_unless_an_endpoint_is_given() {
+        let c = load(None, &env(&[])).unwrap();
+        assert_eq!(c.telemetry.otlp_endpoint, None);
+        assert_eq!(c.telemetry.traces_url(), None);
+        assert_eq!(c.telemetry.service_name, "tollgate");
+    }
+
+    #[test]
+    fn telemetry_settings_layer_over_the_standard_otel_variables() {
+        // The standard variables alone enable export.
+        let c = load(
+            None,
+            &env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+                ("OTEL_SERVICE_NAME", "gw"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.telemetry.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+        assert_eq!(c.telemetry.traces_url().as_deref(), Some("http://collector:4318/v1/traces"));
+        assert_eq!(c.telemetry.service_name, "gw");
+
+        // The file beats the standard variables; Tollgate's variables beat the file.
+        let file = "[telemetry]\notlp_endpoint = \"https://otel.example/v1/traces\"\nservice_name = \"file\"\n";
+        let c =
+            from_toml(file, &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")]).unwrap();
+        assert_eq!(c.telemetry.traces_url().as_deref(), Some("https://otel.example/v1/traces"));
+        assert_eq!(c.telemetry.service_name, "file");
+        let c = from_toml(
+            file,
+            &[
+                ("TOLLGATE_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+                ("TOLLGATE_SERVICE_NAME", "env"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.telemetry.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+        assert_eq!(c.telemetry.service_name, "env");
+
+        // An empty endpoint turns export off even when the standard variable is set.
+        let c = load(
+            None,
+            &env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+                ("TOLLGATE_OTLP_ENDPOINT", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.telemetry.otlp_endpoint, None);
+    }
+
+    #[test]
+    fn a_bad_telemetry_endpoint_is_explained() {
+        let e = load(None, &env(&[("TOLLGATE_OTLP_ENDPOINT", "collector:4317")])).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "environment variable TOLLGATE_OTLP_ENDPOINT: telemetry.otlp_endpoint: `collector:4317` is not an http:// or https:// URL"
+            ),
+            "{e}"
+        );
+        let e = from_toml("[telemetry]\notlp_endpoint = \"grpc://x\"\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("tollgate.toml: telemetry.otlp_endpoint:"), "{e}");
+    }
+
+    #[test]
+    fn history_retention_is_a_duration_in_days_or_off() {
+        assert_eq!(load(None, &env(&[])).unwrap().history.retention, None);
+        let c = from_toml("[history]\nretention = \"30d\"\n", &[]).unwrap();
+        assert_eq!(c.history.retention, Some(Duration::from_secs(30 * 86_400)));
+        let c =
+            from_toml("[history]\nretention = \"30d\"\n", &[("TOLLGATE_HISTORY_RETENTION", "12h")])
+                .unwrap();
+        assert_eq!(c.history.retention, Some(Duration::from_secs(12 * 3600)));
+        let c =
+            from_toml("[history]\nretention = \"30d\"\n", &[("TOLLGATE_HISTORY_RETENTION", "off")])
+                .unwrap();
+        assert_eq!(c.history.retention, None);
+        let e = from_toml("[history]\nretention = \"30 fortnights\"\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("tollgate.toml: history.retention: unknown duration unit"));
+        let e = load(None, &env(&[("TOLLGATE_HISTORY_RETENTION", "5s")])).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "environment variable TOLLGATE_HISTORY_RETENTION: history.retention: `5s` is shorter than a minute"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn secrets_never_print() {
         let c = load(None, &env(&[("TOLLGATE_MASTER_KEY", "super-secret")])).unwrap();
         assert!(!format!("{c:?}").contains("super-secret"));
@@ -599,5 +768,19 @@ mod tests {
             e.to_string()
                 .contains("auth.master_key: refers to environment variable NOPE, which is not set")
         );
+    }
+}
+
+#[cfg(test)]
+mod env_name_tests {
+    use super::*;
+
+    #[test]
+    fn an_unrelated_tollgate_variable_is_a_warning_not_an_error() {
+        let env: BTreeMap<String, String> =
+            [("TOLLGATE_BIN".to_owned(), "/usr/bin/tollgate".to_owned())].into_iter().collect();
+        let c = crate::load(None, &env).unwrap();
+        assert_eq!(c.warnings.len(), 1);
+        assert_eq!(c.warnings[0].origin, Origin::Env("TOLLGATE_BIN".into()));
     }
 }

@@ -12,9 +12,11 @@ use tokio::task::JoinHandle;
 use tollgate_config::Config;
 use tollgate_providers::{Provider, UpstreamClient};
 use tollgate_routing::{Catalog, ProviderEntry};
-use tollgate_store::ExchangeLog;
+use tollgate_store::Store;
 
 use crate::auth::KeyRing;
+use crate::journal::Journal;
+use crate::metrics::Metrics;
 use crate::recorder::Recorder;
 use crate::state::{AppState, InFlight, ProviderHealth};
 use crate::{discovery, routes};
@@ -25,6 +27,8 @@ pub enum BuildError {
     Header(#[from] tollgate_providers::provider::BadHeader),
     #[error("cannot build the upstream HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[error("cannot open the history journal in {path}: {source}")]
+    Journal { path: String, source: std::io::Error },
 }
 
 pub struct Gateway {
@@ -38,7 +42,7 @@ const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
 impl Gateway {
     /// Builds the gateway and starts its background tasks (history writer, provider probes).
-    pub fn new(config: Config, store: Arc<dyn ExchangeLog>) -> Result<Self, BuildError> {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, BuildError> {
         let providers: Vec<Provider> =
             config.providers.iter().map(Provider::from_config).collect::<Result<_, _>>()?;
         let catalog = Catalog {
@@ -57,7 +61,12 @@ impl Gateway {
         };
         let client = UpstreamClient::new(&config.timeouts)?;
         let keys = KeyRing::new(config.master_key.as_ref(), &config.keys);
-        let (recorder, writer) = Recorder::spawn(store.clone());
+        let metrics = Metrics::new();
+        let journal_dir = config.data_dir.join("spool");
+        let (journal, resume) = Journal::open(&journal_dir).map_err(|source| {
+            BuildError::Journal { path: journal_dir.display().to_string(), source }
+        })?;
+        let (recorder, writer) = Recorder::spawn(store.clone(), journal, resume, metrics.clone());
         let health = providers.iter().map(|_| RwLock::new(ProviderHealth::Unknown)).collect();
         let state = Arc::new(AppState {
             config,
@@ -69,6 +78,7 @@ impl Gateway {
             recorder,
             store,
             in_flight: InFlight::default(),
+            metrics,
         });
         let background = discovery::spawn(state.clone());
         Ok(Self { state, writer, background })

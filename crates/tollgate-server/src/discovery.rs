@@ -80,6 +80,7 @@ pub async fn probe(state: &AppState, i: usize) {
     if let ProviderHealth::Down(reason) = &health {
         tracing::warn!(provider = %provider.name, reason = %reason, "provider probe failed");
     }
+    state.metrics.set_upstream_up(&provider.name, health == ProviderHealth::Up);
     if let Ok(mut h) = state.health[i].write() {
         *h = health;
     }

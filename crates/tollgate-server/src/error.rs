@@ -174,6 +174,7 @@ impl ApiError {
 
     pub fn into_response(self, dialect: Dialect, request_id: &str) -> Response {
         let upstream = self.upstream.as_deref().cloned().unwrap_or_default();
+        let passed_through = upstream.passthrough.is_some();
         let (status, body) = match upstream.passthrough {
             Some((status, body)) => (status, body),
             None => (self.status(dialect), Bytes::from(self.body(dialect, request_id))),
@@ -184,6 +185,14 @@ impl ApiError {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (k, v) in &upstream.headers {
             h.insert(k.clone(), v.clone());
+        }
+        // The Anthropic and OpenAI SDKs (and Claude Code) retry on their own unless told not
+        // to; a bad key or a bad body will not get better by retrying.
+        if !passed_through
+            && status.is_client_error()
+            && !matches!(status.as_u16(), 408 | 409 | 429)
+        {
+            h.insert("x-should-retry", HeaderValue::from_static("false"));
         }
         if self.kind == ErrorKind::Authentication && dialect == Dialect::OpenAiChat {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use tollgate_store::ExchangeRecord;
 use tollgate_wire::{Dialect, Usage};
 
@@ -163,9 +164,44 @@ impl Exchange {
             key = r.key_name.as_deref().unwrap_or("-"),
             "request"
         );
+        self.state.metrics.observe_exchange(&self.record, elapsed);
         if self.recorded {
-            self.state.recorder.record(std::mem::take(&mut self.record));
+            let mut record = std::mem::take(&mut self.record);
+            mask_bodies(&mut record);
+            self.state.recorder.record(record);
         }
+    }
+}
+
+/// Masks secrets in every body before the record is written anywhere (journal or database).
+/// Bodies without secrets are shared, not copied.
+fn mask_bodies(r: &mut ExchangeRecord) {
+    use std::borrow::Cow;
+    use tollgate_wire::secrets;
+    let json = |b: &mut Option<Bytes>| {
+        if let Some(body) = b.as_ref()
+            && let Cow::Owned(masked) = secrets::mask_json_bytes(body)
+        {
+            *b = Some(Bytes::from(masked));
+        }
+    };
+    json(&mut r.request_body);
+    json(&mut r.forwarded_body);
+    if r.stream {
+        // SSE text: `mask` never crosses an unescaped quote, so JSON inside the frames stays valid.
+        if let Some(body) = r.response_body.as_ref()
+            && let Ok(text) = std::str::from_utf8(body)
+            && let Cow::Owned(masked) = secrets::mask(text)
+        {
+            r.response_body = Some(Bytes::from(masked));
+        }
+    } else {
+        json(&mut r.response_body);
+    }
+    if let Some(msg) = r.error_message.as_deref()
+        && let Cow::Owned(masked) = secrets::mask(msg)
+    {
+        r.error_message = Some(masked);
     }
 }
 

@@ -6,11 +6,15 @@
 //! - [`pipeline`]: the request path, top-down: authenticate, validate, route, send, relay.
 //! - [`relay`]: same-dialect stream passthrough in whole frames, metered beside the bytes.
 //! - [`exchange`]: the per-request guard that logs the request line and records history once.
-//! - [`recorder`]: the write-behind history queue and its batch writer.
+//! - [`journal`]: the append-only history journal (queue and spool in one).
+//! - [`recorder`]: appends finished exchanges to the journal; its writer tails it into the store.
+//! - [`enrich`]: session, reconstructed message, search text and cost, added by the writer.
 //! - [`error`]: the error table and rendering in the caller's dialect.
 //! - [`auth`]: gateway keys, compared in constant time.
 //! - [`headers`]: which headers cross the gateway, each way.
 //! - [`discovery`]: background provider probes (model lists, health).
+//! - [`metrics`]: Prometheus metrics, named once, and `GET /metrics`.
+//! - [`telemetry`]: OpenTelemetry trace export (OTLP/HTTP) and the per-request span.
 //! - [`state`]: shared state and the in-flight tracker.
 //! - [`bootstrap`]: first-run master key.
 //!
@@ -21,13 +25,17 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod discovery;
+pub mod enrich;
 pub mod error;
 pub mod exchange;
 pub mod headers;
+pub mod journal;
+pub mod metrics;
 pub mod pipeline;
 pub mod recorder;
 pub mod relay;
 pub mod routes;
 pub mod state;
+pub mod telemetry;
 
 pub use app::{BuildError, Gateway};

@@ -165,17 +165,27 @@ async fn run(
 ) -> Result<Response, Failure> {
     let dialect = op.dialect();
     let caller = authenticate(state, headers).map_err(reject)?;
-    ex.authenticated(
-        &caller.key_name,
-        headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
-    );
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    ex.authenticated(&caller.key_name, user_agent);
+    let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    ex.record.client = tollgate_wire::client::detect(user_agent, header_str).map(str::to_owned);
+    ex.record.hints = crate::enrich::HINT_HEADERS
+        .iter()
+        .filter_map(|h| header_str(h).map(|v| ((*h).to_owned(), v.to_owned())))
+        .collect();
 
     let body =
         read_body(body, headers, state.config.limits.max_body_bytes).await.map_err(reject)?;
     if ex.record_bodies() {
         ex.record.request_body = Some(body.clone());
     }
-    let parsed = parse(op, &body, state.config.limits.max_messages).map_err(reject)?;
+    let parsed = match parse(op, &body, state.config.limits.max_messages) {
+        Ok(p) => p,
+        Err(e) => {
+            ex.record.model_requested = loose_model(&body);
+            return Err(reject(e));
+        }
+    };
     ex.record.model_requested = Some(parsed.model.clone());
     ex.record.stream = parsed.stream;
 
@@ -198,6 +208,9 @@ async fn run(
     }
 
     let upstream_body = rewrite_body(&body, &parsed, &target);
+    if ex.record_bodies() && upstream_body != body {
+        ex.record.forwarded_body = Some(upstream_body.clone());
+    }
     let passthrough = headers::upstream(headers, &ex.record.request_id);
     let Some(rb) = provider.request(
         state.client.http(),
@@ -273,6 +286,15 @@ fn rewrite_body(body: &Bytes, parsed: &Parsed, target: &Target) -> Bytes {
         Some(span) => splice::replace(&base, span, model_json.as_bytes()),
         None => base,
     }
+}
+
+/// The model a body names, when it names one as a string, for the history of a rejected request.
+fn loose_model(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct M {
+        model: String,
+    }
+    serde_json::from_slice::<M>(body).ok().map(|m| m.model)
 }
 
 fn locate_model(body: &[u8]) -> Option<std::ops::Range<usize>> {

@@ -1,107 +1,163 @@
-//! The write-behind history recorder. The request path hands records to a bounded queue and
-//! never waits on the database; one writer task drains it in batches, one transaction each.
+//! The write-behind history recorder. The request path appends each finished exchange to the
+//! [`Journal`] and returns; one writer task tails the journal and writes batches to the store,
+//! one transaction each, then advances the checkpoint.
 //!
-//! Nothing is dropped: when the queue is full the record is handed to a task that waits for
-//! room (and the overflow is counted and logged), and when the database fails the writer keeps
-//! the batch and retries with backoff. (A durable spool for a database that stays down is the
-//! history issue's to add.)
+//! Nothing is dropped: a failed database write is retried with backoff while the journal keeps
+//! the records on disk (the spool), and a record the journal itself could not take (disk full)
+//! is kept in memory for the writer. On restart, whatever the journal holds past the checkpoint
+//! is written first, in order.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tollgate_store::{ExchangeLog, ExchangeRecord};
 
-/// Records buffered before the request path has to hand off to overflow tasks. At ~4 KB a record
-/// this is ~32 MB at worst, and absorbs several seconds of a stalled disk at thousands of req/s.
-const QUEUE_CAPACITY: usize = 8192;
-/// Records per transaction. Larger batches amortise SQLite's commit; beyond a few hundred the
-/// gain is small and the transaction holds the write lock longer.
-const MAX_BATCH: usize = 256;
+use crate::journal::{Journal, Resume};
+use crate::metrics::Metrics;
 
-enum Msg {
-    Record(Box<ExchangeRecord>),
-    Flush(oneshot::Sender<()>),
-}
+/// Records per transaction. Larger batches amortise the commit; beyond a few hundred the gain is
+/// small and the transaction holds the write lock longer.
+const MAX_BATCH: usize = 256;
+/// The journal lag (bytes) past which a warning is logged: the database is behind.
+const LAG_WARN_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<Msg>,
-    overflowed: Arc<AtomicU64>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    journal: Journal,
+    /// Records the journal could not take, for the writer to write from memory.
+    fallback: Mutex<Vec<ExchangeRecord>>,
+    fallback_count: AtomicU64,
+    /// Logical journal offset written to the database so far.
+    applied: watch::Sender<u64>,
+    metrics: Metrics,
 }
 
 impl Recorder {
-    pub fn spawn(store: Arc<dyn ExchangeLog>) -> (Self, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let task = tokio::spawn(writer(store, rx));
-        (Self { tx, overflowed: Arc::new(AtomicU64::new(0)) }, task)
+    /// Opens the journal in `dir` and starts the writer.
+    pub fn spawn(
+        store: Arc<dyn ExchangeLog>,
+        journal: Journal,
+        resume: Resume,
+        metrics: Metrics,
+    ) -> (Self, JoinHandle<()>) {
+        let (applied, _) = watch::channel(resume.applied);
+        let inner = Arc::new(Inner {
+            journal,
+            fallback: Mutex::new(Vec::new()),
+            fallback_count: AtomicU64::new(0),
+            applied,
+            metrics,
+        });
+        let task = tokio::spawn(writer(store, inner.clone(), resume));
+        (Self { inner }, task)
     }
 
-    /// Queues a record. Never blocks and never drops.
+    /// Records an exchange. Returns once the record is in the journal (or, if the disk refuses
+    /// it, in memory); never waits on the database.
     pub fn record(&self, record: ExchangeRecord) {
-        match self.tx.try_send(Msg::Record(Box::new(record))) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(msg)) => {
-                let n = self.overflowed.fetch_add(1, Ordering::Relaxed) + 1;
-                if n.is_power_of_two() {
-                    tracing::warn!(
-                        overflowed = n,
-                        "history queue full; records wait in overflow tasks"
-                    );
-                }
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(msg).await;
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::error!("history writer has stopped; a record could not be queued");
-            }
+        let appended = self.inner.journal.append(&record);
+        self.inner.metrics.set_spool_bytes(self.spool_bytes());
+        if let Err(e) = appended {
+            self.inner.metrics.inc_history_overflow();
+            let n = self.inner.fallback_count.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::error!(error = %e, held_in_memory = n, "history journal write failed; holding the record in memory");
+            self.inner
+                .fallback
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(record);
+            self.inner.journal.notify.notify_one();
         }
     }
 
-    /// Records that had to wait for queue space since start.
-    pub fn overflowed(&self) -> u64 {
-        self.overflowed.load(Ordering::Relaxed)
+    /// Bytes in the journal not yet written to the database.
+    pub fn spool_bytes(&self) -> u64 {
+        self.inner.journal.written().saturating_sub(*self.inner.applied.borrow())
     }
 
-    /// Records currently queued.
-    pub fn depth(&self) -> usize {
-        QUEUE_CAPACITY - self.tx.capacity()
+    /// Records that had to be held in memory because the journal refused them.
+    pub fn fallbacks(&self) -> u64 {
+        self.inner.fallback_count.load(Ordering::Relaxed)
     }
 
-    /// Waits until every record queued before this call is written.
+    /// Waits until every record appended before this call is in the database.
     pub async fn flush(&self) {
-        let (ack, done) = oneshot::channel();
-        if self.tx.send(Msg::Flush(ack)).await.is_ok() {
-            let _ = done.await;
+        let target = self.inner.journal.written();
+        let mut rx = self.inner.applied.subscribe();
+        self.inner.journal.notify.notify_one();
+        let _ = rx.wait_for(|applied| *applied >= target).await;
+        loop {
+            let empty = self.inner.fallback.lock().map(|f| f.is_empty()).unwrap_or(true);
+            if empty {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
 
-async fn writer(store: Arc<dyn ExchangeLog>, mut rx: mpsc::Receiver<Msg>) {
-    let mut batch: Vec<ExchangeRecord> = Vec::with_capacity(MAX_BATCH);
-    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Record(r) => batch.push(*r),
-                Msg::Flush(ack) => acks.push(ack),
+async fn writer(store: Arc<dyn ExchangeLog>, inner: Arc<Inner>, resume: Resume) {
+    let mut reader = match inner.journal.reader(resume.applied) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the history journal; history is not being written");
+            return;
+        }
+    };
+    let mut warned_lag = false;
+    loop {
+        let notified = inner.journal.notify.notified();
+        let fallback: Vec<ExchangeRecord> = std::mem::take(
+            &mut *inner.fallback.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if !fallback.is_empty() {
+            let mut fallback = fallback;
+            fallback.iter_mut().for_each(crate::enrich::enrich);
+            for chunk in fallback.chunks(MAX_BATCH) {
+                write_with_retry(store.as_ref(), chunk).await;
             }
-            if batch.len() < MAX_BATCH {
-                next = rx.try_recv().ok();
+        }
+        let target = inner.journal.written();
+        if reader.applied < target {
+            match reader.read_batch(target, MAX_BATCH) {
+                Ok((mut batch, end)) => {
+                    batch.iter_mut().for_each(crate::enrich::enrich);
+                    if !batch.is_empty() {
+                        write_with_retry(store.as_ref(), &batch).await;
+                    }
+                    reader.applied = end;
+                    if let Err(e) = inner.journal.checkpoint(&mut reader) {
+                        tracing::warn!(error = %e, "could not save the history checkpoint; a restart will re-write some records");
+                    }
+                    inner.applied.send_replace(end);
+                    inner.metrics.set_spool_bytes(inner.journal.written().saturating_sub(end));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the history journal failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
             }
+            let lag = inner.journal.written().saturating_sub(reader.applied);
+            if lag > LAG_WARN_BYTES && !warned_lag {
+                tracing::warn!(
+                    lag_bytes = lag,
+                    "the history database is falling behind; records wait in the journal"
+                );
+                warned_lag = true;
+            } else if lag == 0 {
+                warned_lag = false;
+            }
+            continue;
         }
-        if !batch.is_empty() {
-            write_with_retry(store.as_ref(), &batch).await;
-            batch.clear();
-        }
-        for ack in acks.drain(..) {
-            let _ = ack.send(());
-        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
     }
 }
 
@@ -111,7 +167,7 @@ async fn write_with_retry(store: &dyn ExchangeLog, batch: &[ExchangeRecord]) {
         match store.append(batch).await {
             Ok(()) => return,
             Err(e) => {
-                tracing::warn!(error = %e, records = batch.len(), retry_in_ms = delay.as_millis() as u64, "history write failed; retrying");
+                tracing::warn!(error = %e, records = batch.len(), retry_in_ms = delay.as_millis() as u64, "history write failed; records stay in the journal and will be retried");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }

@@ -215,6 +215,20 @@ impl Relay {
     }
 }
 
+impl Drop for Relay {
+    /// The client went away mid-stream (Esc in Claude Code): what it received is still metered
+    /// and kept (usage from `message_start` and later events, the bytes sent), then the
+    /// exchange guard records it as closed by the client.
+    fn drop(&mut self) {
+        if !self.done {
+            self.meter.apply(&mut self.exchange);
+            if let Some(c) = self.captured.take() {
+                self.exchange.record.response_body = Some(Bytes::from(c.concat()));
+            }
+        }
+    }
+}
+
 impl Stream for Relay {
     type Item = Result<Bytes, std::convert::Infallible>;
 
@@ -237,6 +251,21 @@ impl Stream for Relay {
                     let deadline = tokio::time::Instant::now() + this.idle;
                     this.idle_timer.as_mut().reset(deadline);
                     let out = this.accept(chunk);
+                    if this.meter.end().is_some() {
+                        // The terminal event is in hand: record the exchange before the client
+                        // can see the stream end, so a crash after that loses nothing. Bytes
+                        // after the terminal event, if any, are not forwarded.
+                        if let Some(c) = &mut this.captured {
+                            c.push(out.clone());
+                        }
+                        this.exchange.mark_first_byte();
+                        this.finish(None);
+                        return if out.is_empty() {
+                            Poll::Ready(None)
+                        } else {
+                            Poll::Ready(Some(Ok(out)))
+                        };
+                    }
                     if !out.is_empty() {
                         return this.emit(out);
                     }

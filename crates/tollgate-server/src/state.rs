@@ -9,9 +9,10 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tollgate_config::Config;
 use tollgate_providers::{Provider, UpstreamClient};
 use tollgate_routing::Catalog;
-use tollgate_store::ExchangeLog;
+use tollgate_store::Store;
 
 use crate::auth::KeyRing;
+use crate::metrics::Metrics;
 use crate::recorder::Recorder;
 
 pub struct AppState {
@@ -23,8 +24,9 @@ pub struct AppState {
     pub client: UpstreamClient,
     pub keys: KeyRing,
     pub recorder: Recorder,
-    pub store: Arc<dyn ExchangeLog>,
+    pub store: Arc<dyn Store>,
     pub in_flight: InFlight,
+    pub metrics: Metrics,
 }
 
 impl AppState {

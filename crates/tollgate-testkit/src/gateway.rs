@@ -76,7 +76,8 @@ impl Builder {
         });
         let config = tollgate_config::load(file.as_deref(), &env).unwrap_or_else(|e| panic!("{e}"));
         let store = Arc::new(SqliteStore::open(&config.sqlite_path()).await.expect("open store"));
-        let gateway = Gateway::new(config, store.clone()).expect("build gateway");
+        let gateway = Gateway::new(config, store.clone() as Arc<dyn tollgate_store::Store>)
+            .expect("build gateway");
         let state = gateway.state().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

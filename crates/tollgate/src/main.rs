@@ -7,13 +7,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
 use tollgate_config::{CONFIG_FILE_NAME, Config, LogFormat};
 use tollgate_server::Gateway;
-use tollgate_store::SqliteStore;
+use tollgate_server::telemetry::Tracing;
 
 use crate::cli::{Cli, Command};
 
@@ -93,6 +92,9 @@ fn check_config(path: Option<PathBuf>, env: &BTreeMap<String, String>) -> ExitCo
         }
         Ok(c) => {
             say(&summary(&c));
+            for w in &c.warnings {
+                say(&format!("warning: {w}"));
+            }
             ExitCode::SUCCESS
         }
     }
@@ -134,15 +136,25 @@ fn summary(c: &Config) -> String {
     out
 }
 
-fn init_logging(c: &Config) -> anyhow::Result<()> {
+/// Logs to stderr, filtered by the log level; with trace export configured, also spans to the
+/// OTLP collector, filtered on their own (the log level does not silence traces). Returns the
+/// trace pipeline, to be shut down (and flushed) on exit.
+fn init_logging(c: &Config) -> anyhow::Result<Option<Tracing>> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_new(&c.log.level)
         .with_context(|| format!("log level `{}` is not a valid filter", c.log.level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match c.log.format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
-        LogFormat::Pretty => builder.init(),
-    }
-    Ok(())
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match c.log.format {
+        LogFormat::Json => fmt.json().flatten_event(true).with_current_span(false).boxed(),
+        LogFormat::Pretty => fmt.boxed(),
+    };
+    let traces = Tracing::start(&c.telemetry).context("starting trace export")?;
+    let otel = traces.as_ref().map(Tracing::layer);
+    tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otel).init();
+    Ok(traces)
 }
 
 async fn serve(flag: Option<PathBuf>, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
@@ -158,7 +170,13 @@ async fn serve(flag: Option<PathBuf>, env: &BTreeMap<String, String>) -> anyhow:
     }
     let mut config =
         tollgate_config::load(file.as_deref(), env).map_err(|e| anyhow::anyhow!("{e}"))?;
-    init_logging(&config)?;
+    let traces = init_logging(&config)?;
+    if let Some(url) = config.telemetry.traces_url() {
+        tracing::info!(endpoint = %url, service = %config.telemetry.service_name, "exporting traces over OTLP/HTTP");
+    }
+    for w in &config.warnings {
+        tracing::warn!(warning = %w, "configuration warning");
+    }
     if let Some(p) = wrote_template {
         tracing::info!(path = %p.display(), "wrote a default config file");
     }
@@ -168,8 +186,8 @@ async fn serve(flag: Option<PathBuf>, env: &BTreeMap<String, String>) -> anyhow:
         show_master_key(&key, &config.data_dir);
     }
     let store = match &config.database_url {
-        Some(url) => SqliteStore::open_url(url).await,
-        None => SqliteStore::open(&config.sqlite_path()).await,
+        Some(url) => tollgate_store::open(url).await,
+        None => tollgate_store::open(&config.sqlite_path().display().to_string()).await,
     }
     .context("opening the history database")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -184,9 +202,13 @@ async fn serve(flag: Option<PathBuf>, env: &BTreeMap<String, String>) -> anyhow:
     for p in &config.providers {
         tracing::info!(provider = %p.name, dialect = %p.dialect(), base_url = %p.base_url, "provider enabled");
     }
-    let gateway = Gateway::new(config, Arc::new(store))?;
+    let gateway = Gateway::new(config, store)?;
     tracing::info!(address = %addr, "tollgate listening on http://{addr}");
-    gateway.serve(listener, shutdown_signal()).await?;
+    let served = gateway.serve(listener, shutdown_signal()).await;
+    if let Some(t) = traces {
+        t.shutdown().await;
+    }
+    served?;
     Ok(())
 }
 

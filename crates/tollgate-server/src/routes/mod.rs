@@ -22,28 +22,34 @@ use tollgate_wire::Dialect;
 use crate::error::{ApiError, ErrorKind};
 use crate::headers::REQUEST_ID;
 use crate::state::AppState;
+use crate::{metrics, telemetry};
 
 /// The request id, from the client's `x-request-id` when it sent a usable one.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(root).head(root))
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::scrape))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/chat/completions", post(openai::chat_completions))
         // For clients configured with a base URL that lacks `/v1`.
         .route("/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(models::list))
+        .route("/models", get(models::list))
         .route("/v1/models/{*id}", get(models::get))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(catch_panic))
-        .layer(middleware::from_fn(request_id))
-        .with_state(state)
+        .layer(middleware::from_fn(catch_panic));
+    // Inside `request_id` (the span carries it), outside `catch_panic` (a panic is a 500 span).
+    if telemetry::enabled(&state) {
+        router = router.layer(middleware::from_fn(telemetry::trace_request));
+    }
+    router.layer(middleware::from_fn(request_id)).with_state(state)
 }
 
 /// Claude Code sends `HEAD /` before anything else; any 2xx will do.

@@ -1,11 +1,13 @@
 //! `GET /v1/models` in the shape the caller expects: Anthropic's when it sent
 //! `anthropic-version`, OpenAI's otherwise. Lists aliases, configured models and the models
-//! each provider listed itself.
+//! each provider listed itself, limited to providers that speak the caller's dialect (a model
+//! picker must not offer models the endpoint would then refuse). Anthropic's paging
+//! (`limit`, default 20, `after_id`, `before_id`) is honoured.
 
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use serde_json::{Value, json};
@@ -27,25 +29,64 @@ fn entry(dialect: Dialect, id: &str, owner: &str) -> Value {
     }
 }
 
+/// Anthropic's list parameters; OpenAI's list takes none.
+#[derive(Debug, serde::Deserialize)]
+pub struct ListParams {
+    limit: Option<usize>,
+    after_id: Option<String>,
+    before_id: Option<String>,
+}
+
+/// The models a caller of `dialect` can use, as (name, provider).
+fn usable(state: &AppState, dialect: Dialect) -> Vec<(String, String)> {
+    let catalog = state.catalog();
+    catalog
+        .model_names()
+        .into_iter()
+        .filter(|(_, provider)| {
+            catalog.providers.iter().any(|p| &p.name == provider && p.dialect == dialect.as_str())
+        })
+        .collect()
+}
+
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Extension(id): Extension<RequestId>,
+    Query(params): Query<ListParams>,
     headers: HeaderMap,
 ) -> Response {
     let dialect = guess_dialect("/v1/models", &headers);
     if let Err(e) = authenticate(&state, &headers) {
         return e.into_response(dialect, &id.0);
     }
-    let names = state.catalog().model_names();
-    let data: Vec<Value> = names.iter().map(|(m, p)| entry(dialect, m, p)).collect();
+    let names = usable(&state, dialect);
     let body = match dialect {
-        Dialect::Anthropic => json!({
-            "data": data,
-            "has_more": false,
-            "first_id": names.first().map(|(m, _)| m.clone()),
-            "last_id": names.last().map(|(m, _)| m.clone()),
-        }),
-        Dialect::OpenAiChat => json!({"object": "list", "data": data}),
+        Dialect::Anthropic => {
+            let limit = params.limit.unwrap_or(20).clamp(1, 1000);
+            let position = |id: &Option<String>| {
+                id.as_ref().and_then(|id| names.iter().position(|(m, _)| m == id))
+            };
+            let (start, end) = match (position(&params.after_id), position(&params.before_id)) {
+                (Some(after), _) => (after + 1, (after + 1 + limit).min(names.len())),
+                (None, Some(before)) => (before.saturating_sub(limit), before),
+                (None, None) => (0, limit.min(names.len())),
+            };
+            let page = &names[start.min(end)..end];
+            let has_more = if params.before_id.is_some() && params.after_id.is_none() {
+                start > 0
+            } else {
+                end < names.len()
+            };
+            json!({
+                "data": page.iter().map(|(m, p)| entry(dialect, m, p)).collect::<Vec<_>>(),
+                "has_more": has_more,
+                "first_id": page.first().map(|(m, _)| m.clone()),
+                "last_id": page.last().map(|(m, _)| m.clone()),
+            })
+        }
+        Dialect::OpenAiChat => {
+            json!({"object": "list", "data": names.iter().map(|(m, p)| entry(dialect, m, p)).collect::<Vec<_>>()})
+        }
     };
     axum::Json(body).into_response()
 }

@@ -243,20 +243,28 @@ async fn models_list_speaks_the_callers_dialect() {
     let gw =
         TestGateway::builder().toml("[aliases]\nfast = \"openai:gpt-4o-mini\"\n").start().await;
     tollgate_server::discovery::probe(&gw.state, 0).await;
-    let v: Value = gw
-        .client
-        .get(gw.url("/v1/models"))
-        .header("x-api-key", KEY)
-        .header("anthropic-version", "2023-06-01")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let anthropic_list = |query: &str| {
+        gw.client
+            .get(gw.url(&format!("/v1/models{query}")))
+            .header("x-api-key", KEY)
+            .header("anthropic-version", "2023-06-01")
+            .send()
+    };
+    let v: Value = anthropic_list("?limit=1000").await.unwrap().json().await.unwrap();
     assert_eq!(v["has_more"], false);
-    assert!(v["data"].as_array().unwrap().iter().all(|m| m["type"] == "model"));
-    assert!(v["data"].as_array().unwrap().iter().any(|m| m["id"] == "fast"));
+    let data = v["data"].as_array().unwrap().clone();
+    assert!(data.iter().all(|m| m["type"] == "model"));
+    // Only models this endpoint can serve: Anthropic ones, not the OpenAI alias.
+    assert!(
+        data.len() > 1 && data.iter().all(|m| m["id"].as_str().unwrap().starts_with("claude")),
+        "{v}"
+    );
+    let page: Value = anthropic_list("?limit=1").await.unwrap().json().await.unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page["has_more"], true);
+    let after = format!("?limit=1&after_id={}", page["last_id"].as_str().unwrap());
+    let next: Value = anthropic_list(&after).await.unwrap().json().await.unwrap();
+    assert_eq!(next["first_id"], data[1]["id"]);
     let v: Value = gw
         .client
         .get(gw.url("/v1/models"))

@@ -21,6 +21,24 @@ async fn a_client_disconnect_mid_stream_cancels_the_upstream_request() {
 }
 
 #[tokio::test]
+async fn a_stream_closed_early_by_the_client_is_still_metered_and_kept() {
+    let gw = TestGateway::start().await;
+    gw.mock.set_event_interval(Duration::from_millis(100));
+    let r = gw.anthropic(&anthropic_body("claude-sonnet-4-5", true)).send().await.unwrap();
+    let mut body = r.bytes_stream();
+    let first = body.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("message_start"));
+    drop(body);
+    assert!(gw.mock.wait_in_flight(0, Duration::from_secs(2)).await);
+    let h = gw.history().await;
+    assert_eq!(h[0].outcome, "client_closed");
+    // message_start carried the input tokens; the bytes the client received are kept.
+    assert!(h[0].input_tokens > 0, "{:?}", h[0]);
+    assert_eq!(h[0].model_served.as_deref(), Some("claude-sonnet-4-5"));
+    assert!(h[0].response_body.as_ref().is_some_and(|b| b.starts_with(&first)));
+}
+
+#[tokio::test]
 async fn a_client_disconnect_before_headers_cancels_the_upstream_request() {
     let gw = TestGateway::start().await;
     gw.mock.enqueue(Behaviour::NoResponse);

@@ -6,4 +6,5 @@
 mod errors;
 mod front_door;
 mod lifecycle;
+mod metrics;
 mod openai;

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tollgate_config::Config;
@@ -80,7 +81,8 @@ impl Gateway {
             in_flight: InFlight::default(),
             metrics,
         });
-        let background = discovery::spawn(state.clone());
+        let mut background = discovery::spawn(state.clone());
+        background.extend(crate::retention::spawn(state.clone()));
         Ok(Self { state, writer, background })
     }
 
@@ -108,6 +110,13 @@ impl Gateway {
             signal_state.in_flight.begin_shutdown();
             let _ = started_tx.send(());
         };
+        // Small SSE frames must go out as they are written: with Nagle's algorithm on, a frame
+        // waits for the client's delayed ACK (40 ms on Linux).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(listener, self.router()).with_graceful_shutdown(signal);
         let mut server = pin!(server.into_future());
         tokio::select! {

@@ -133,11 +133,12 @@ impl Journal {
         Ok(JournalReader { file, applied: from, base: self.base() })
     }
 
-    /// Records the reader's `applied` (logical) as written to the database, and truncates the
-    /// journal when everything is applied and it has grown large.
-    pub fn checkpoint(&self, reader: &mut JournalReader) -> io::Result<()> {
+    /// Records `done` (logical) as written to the database, and truncates the journal when
+    /// everything is applied and it has grown large (the reader, which cannot be past the end,
+    /// is then re-based).
+    pub fn checkpoint(&self, reader: &mut JournalReader, done: u64) -> io::Result<()> {
         let mut a = lock(&self.appender);
-        let physical = reader.applied - a.base;
+        let physical = done - a.base;
         if physical == a.len && a.len >= COMPACT_AT {
             // Checkpoint 0 first: a crash between the two steps replays already-written records
             // (harmless: appends are idempotent), never skips unwritten ones.
@@ -275,7 +276,7 @@ mod tests {
         );
         assert_eq!(batch[0], rec(0));
         r.applied = end;
-        j.checkpoint(&mut r).unwrap();
+        j.checkpoint(&mut r, end).unwrap();
         drop((j, r));
 
         // A crash mid-write leaves half a frame.

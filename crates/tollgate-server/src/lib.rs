@@ -13,6 +13,7 @@
 //! - [`auth`]: gateway keys, compared in constant time.
 //! - [`headers`]: which headers cross the gateway, each way.
 //! - [`discovery`]: background provider probes (model lists, health).
+//! - [`retention`]: the background task that drops old history bodies (`[history] retention`).
 //! - [`metrics`]: Prometheus metrics, named once, and `GET /metrics`.
 //! - [`telemetry`]: OpenTelemetry trace export (OTLP/HTTP) and the per-request span.
 //! - [`state`]: shared state and the in-flight tracker.
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod recorder;
 pub mod relay;
+pub mod retention;
 pub mod routes;
 pub mod state;
 pub mod telemetry;

@@ -21,6 +21,12 @@ use crate::metrics::Metrics;
 /// Records per transaction. Larger batches amortise the commit; beyond a few hundred the gain is
 /// small and the transaction holds the write lock longer.
 const MAX_BATCH: usize = 256;
+/// Under light load, how long the writer lets records gather before a transaction, so that
+/// one request does not cost one transaction (and the thread hand-offs into the database
+/// driver). History becomes visible this much later; `flush` skips the wait.
+const LINGER: Duration = Duration::from_millis(20);
+/// Pending journal bytes past which the writer does not linger.
+const LINGER_BYTES: u64 = 512 * 1024;
 /// The journal lag (bytes) past which a warning is logged: the database is behind.
 const LAG_WARN_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -38,6 +44,10 @@ struct Inner {
     /// Logical journal offset written to the database so far.
     applied: watch::Sender<u64>,
     metrics: Metrics,
+    /// Set by `flush`: write now, do not linger.
+    urgent: std::sync::atomic::AtomicBool,
+    /// Wakes a lingering writer (only `flush` fires it; every append fires the journal's).
+    urgent_notify: tokio::sync::Notify,
 }
 
 impl Recorder {
@@ -55,6 +65,8 @@ impl Recorder {
             fallback_count: AtomicU64::new(0),
             applied,
             metrics,
+            urgent: std::sync::atomic::AtomicBool::new(false),
+            urgent_notify: tokio::sync::Notify::new(),
         });
         let task = tokio::spawn(writer(store, inner.clone(), resume));
         (Self { inner }, task)
@@ -92,6 +104,8 @@ impl Recorder {
     pub async fn flush(&self) {
         let target = self.inner.journal.written();
         let mut rx = self.inner.applied.subscribe();
+        self.inner.urgent.store(true, Ordering::Release);
+        self.inner.urgent_notify.notify_one();
         self.inner.journal.notify.notify_one();
         let _ = rx.wait_for(|applied| *applied >= target).await;
         loop {
@@ -112,6 +126,10 @@ async fn writer(store: Arc<dyn ExchangeLog>, inner: Arc<Inner>, resume: Resume) 
             return;
         }
     };
+    // Two stages: while one batch is being written, the next is read and enriched (on a
+    // blocking thread), so enrichment and the database use the two cores at once. One write is
+    // in flight at a time, so batches land and are checkpointed in journal order.
+    let mut inflight: Option<Inflight> = None;
     let mut warned_lag = false;
     loop {
         let notified = inner.journal.notify.notified();
@@ -119,33 +137,44 @@ async fn writer(store: Arc<dyn ExchangeLog>, inner: Arc<Inner>, resume: Resume) 
             &mut *inner.fallback.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         if !fallback.is_empty() {
-            let mut fallback = fallback;
-            fallback.iter_mut().for_each(crate::enrich::enrich);
+            let fallback = enrich_all(fallback).await.unwrap_or_default();
             for chunk in fallback.chunks(MAX_BATCH) {
                 write_with_retry(store.as_ref(), chunk).await;
             }
         }
-        let target = inner.journal.written();
+        let mut target = inner.journal.written();
+        if reader.applied < target
+            && inflight.is_none()
+            && target - reader.applied < LINGER_BYTES
+            && !inner.urgent.load(Ordering::Acquire)
+        {
+            let _ = tokio::time::timeout(LINGER, inner.urgent_notify.notified()).await;
+            target = inner.journal.written();
+        }
+        inner.urgent.store(false, Ordering::Release);
         if reader.applied < target {
             match reader.read_batch(target, MAX_BATCH) {
-                Ok((mut batch, end)) => {
-                    batch.iter_mut().for_each(crate::enrich::enrich);
-                    if !batch.is_empty() {
-                        write_with_retry(store.as_ref(), &batch).await;
-                    }
-                    reader.applied = end;
-                    if let Err(e) = inner.journal.checkpoint(&mut reader) {
-                        tracing::warn!(error = %e, "could not save the history checkpoint; a restart will re-write some records");
-                    }
-                    inner.applied.send_replace(end);
-                    inner.metrics.set_spool_bytes(inner.journal.written().saturating_sub(end));
+                Ok((batch, end)) => {
+                    let start = std::mem::replace(&mut reader.applied, end);
+                    let (_, batch) =
+                        tokio::join!(settle(&inner, &mut reader, &mut inflight), enrich_all(batch));
+                    let Some(batch) = batch else {
+                        // Not written: read it again next time round.
+                        reader.applied = start;
+                        continue;
+                    };
+                    let store = store.clone();
+                    let task =
+                        tokio::spawn(async move { write_with_retry(store.as_ref(), &batch).await });
+                    inflight = Some(Inflight { task, end });
                 }
                 Err(e) => {
+                    settle(&inner, &mut reader, &mut inflight).await;
                     tracing::error!(error = %e, "reading the history journal failed; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
-            let lag = inner.journal.written().saturating_sub(reader.applied);
+            let lag = inner.journal.written().saturating_sub(*inner.applied.borrow());
             if lag > LAG_WARN_BYTES && !warned_lag {
                 tracing::warn!(
                     lag_bytes = lag,
@@ -157,8 +186,55 @@ async fn writer(store: Arc<dyn ExchangeLog>, inner: Arc<Inner>, resume: Resume) 
             }
             continue;
         }
+        settle(&inner, &mut reader, &mut inflight).await;
+        if inner.journal.written() > reader.applied {
+            continue;
+        }
         let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
     }
+}
+
+/// A batch being written, and the journal offset just past it.
+struct Inflight {
+    task: JoinHandle<()>,
+    end: u64,
+}
+
+/// Waits for the batch in flight, then checkpoints it.
+async fn settle(
+    inner: &Inner,
+    reader: &mut crate::journal::JournalReader,
+    inflight: &mut Option<Inflight>,
+) {
+    let Some(Inflight { task, end }) = inflight.take() else { return };
+    if let Err(e) = task.await {
+        // write_with_retry only returns once written; a join error means the runtime is
+        // shutting down, and the journal still holds the batch for the next start.
+        tracing::warn!(error = %e, "history write interrupted; the journal keeps the records");
+        return;
+    }
+    if let Err(e) = inner.journal.checkpoint(reader, end) {
+        tracing::warn!(error = %e, "could not save the history checkpoint; a restart will re-write some records");
+    }
+    inner.applied.send_replace(end);
+    inner.metrics.set_spool_bytes(inner.journal.written().saturating_sub(end));
+}
+
+/// Enriches a batch on a blocking thread. A record whose enrichment panics is stored as far as
+/// it got. `None` only when the blocking pool is gone (runtime shutdown).
+async fn enrich_all(batch: Vec<ExchangeRecord>) -> Option<Vec<ExchangeRecord>> {
+    let work = tokio::task::spawn_blocking(move || {
+        let mut batch = batch;
+        for r in &mut batch {
+            let enriched =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::enrich::enrich(r)));
+            if enriched.is_err() {
+                tracing::error!(id = %r.id, "history enrichment panicked; stored without it");
+            }
+        }
+        batch
+    });
+    work.await.ok()
 }
 
 async fn write_with_retry(store: &dyn ExchangeLog, batch: &[ExchangeRecord]) {

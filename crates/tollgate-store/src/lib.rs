@@ -8,14 +8,19 @@
 //! - [`record`]: [`ExchangeRecord`] (one exchange as stored), [`SessionUpdate`],
 //!   [`SessionRecord`], [`PolicyEvent`].
 //! - [`query`]: [`HistoryQuery`], the read side: filters, summaries, search, retention.
+//! - [`export`]: records rendered as a Markdown transcript, a JSON document or JSON lines
+//!   (pure; the CLI and the admin API share it).
 //! - `open.rs`: [`open`] a store from a URL or a path, [`redact_url`].
 //! - `sql.rs`: what the backends share: column lists, filter clauses, row decoding, the session
 //!   totals of a batch.
+//! - `terms.rs`: how text and queries split into search terms (one way for both), and the
+//!   snippet PostgreSQL shows around a match.
 //! - Backends, each with the same files (`mod.rs` connects, `write.rs` appends, `query.rs`
 //!   reads) and its own migrations under `migrations/<backend>/`:
 //!   - [`sqlite`]: the embedded default, one file in the data directory.
 //!   - [`postgres`]: for a shared or managed database.
 
+pub mod export;
 pub mod postgres;
 pub mod query;
 pub mod record;
@@ -23,6 +28,7 @@ pub mod sqlite;
 
 mod open;
 mod sql;
+mod terms;
 
 use async_trait::async_trait;
 

@@ -83,13 +83,6 @@ impl SessionFilter {
     }
 }
 
-/// The words of a search query, as both backends match them: split on whitespace, and a word
-/// with no letter or digit dropped (it would match nothing, or be query syntax). Every word
-/// must match.
-pub(crate) fn search_words(query: &str) -> Vec<&str> {
-    query.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).collect()
-}
-
 /// A full-text search hit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchHit {
@@ -110,9 +103,10 @@ pub trait HistoryQuery: Send + Sync {
     /// stored once, on its own ([`HistoryQuery::get_session`]).
     async fn get_exchange(&self, id: &str) -> Result<Option<ExchangeRecord>, StoreError>;
     /// Full-text search over `search_text`, narrowed by `filter`, newest first. The query is
-    /// words separated by spaces, all required, matched whole and case-insensitively; a word
-    /// with punctuation (`main.rs`, `foo-bar`) matches its letter-and-digit runs in order. No
-    /// character or word is query syntax. A query with no letter or digit finds nothing.
+    /// words, all required, matched whole and case-insensitively. Words are runs of letters and
+    /// digits, so a word with punctuation (`main.rs`, `foo-bar`) requires each of its parts,
+    /// in any order and anywhere in the text (the indexes keep no positions). No character or
+    /// word is query syntax. A query with no letter or digit finds nothing.
     async fn search(
         &self,
         query: &str,

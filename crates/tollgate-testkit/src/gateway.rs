@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tollgate_server::Gateway;
 use tollgate_server::state::AppState;
-use tollgate_store::{ExchangeLog, ExchangeRecord, SqliteStore};
+use tollgate_store::{ExchangeRecord, SqliteStore, Store};
 
 use crate::mock::MockUpstream;
 
@@ -26,7 +26,10 @@ pub const OPENAI_UPSTREAM_KEY: &str = "sk-openai-upstream";
 pub struct TestGateway {
     pub addr: SocketAddr,
     pub mock: MockUpstream,
-    pub store: Arc<SqliteStore>,
+    /// The store the gateway writes to (SQLite unless `TOLLGATE_DATABASE_URL` says otherwise).
+    pub store: Arc<dyn Store>,
+    /// The same store when it is SQLite, for tests that need to close it.
+    pub sqlite: Option<Arc<SqliteStore>>,
     pub state: Arc<AppState>,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -75,9 +78,15 @@ impl Builder {
             p
         });
         let config = tollgate_config::load(file.as_deref(), &env).unwrap_or_else(|e| panic!("{e}"));
-        let store = Arc::new(SqliteStore::open(&config.sqlite_path()).await.expect("open store"));
-        let gateway = Gateway::new(config, store.clone() as Arc<dyn tollgate_store::Store>)
-            .expect("build gateway");
+        let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
+            Some(url) => (tollgate_store::open(url).await.expect("open store"), None),
+            None => {
+                let s =
+                    Arc::new(SqliteStore::open(&config.sqlite_path()).await.expect("open store"));
+                (s.clone(), Some(s))
+            }
+        };
+        let gateway = Gateway::new(config, store.clone()).expect("build gateway");
         let state = gateway.state().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -100,6 +109,7 @@ impl Builder {
             addr,
             mock,
             store,
+            sqlite,
             state,
             client: reqwest::Client::new(),
             shutdown: Some(tx),

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use tollgate_store::export::Format;
 
 const ENV_HELP: &str = "\
 Environment variables (override tollgate.toml):
@@ -12,6 +13,7 @@ Environment variables (override tollgate.toml):
   TOLLGATE_MASTER_KEY          admin key, also accepted as a client key
   TOLLGATE_DATABASE_URL        database URL (default: SQLite in the data directory)
   TOLLGATE_RECORD_BODIES       store request/response bodies (default true)
+  TOLLGATE_HISTORY_RETENTION   drop stored bodies older than this, e.g. 30d (default: keep)
   TOLLGATE_MAX_BODY_SIZE       largest request body (default 32MiB)
   TOLLGATE_MAX_MESSAGES        most messages per request (default 20000)
   TOLLGATE_CONNECT_TIMEOUT     upstream connect timeout (default 10s)
@@ -20,6 +22,9 @@ Environment variables (override tollgate.toml):
   TOLLGATE_SHUTDOWN_GRACE      drain time for in-flight requests on shutdown (default 30s)
   TOLLGATE_LOG                 log filter (default info)
   TOLLGATE_LOG_FORMAT          json or pretty (default json)
+  TOLLGATE_HISTORY_RETENTION   drop bodies older than this, e.g. 30d (default: keep)
+  TOLLGATE_OTLP_ENDPOINT       export traces over OTLP/HTTP (default: off)
+  TOLLGATE_SERVICE_NAME        service name on exported traces (default tollgate)
   TOLLGATE_<PROVIDER>_BASE_URL reach a provider through another endpoint,
                                e.g. TOLLGATE_ANTHROPIC_BASE_URL=https://api.anthropic.com,
                                TOLLGATE_OPENAI_BASE_URL=https://api.openai.com/v1
@@ -35,6 +40,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per run; boxing buys nothing")]
 pub enum Command {
     /// Start the gateway.
     Serve {
@@ -57,4 +63,121 @@ pub enum Command {
         /// Config file (default: as for `serve`).
         path: Option<PathBuf>,
     },
+    /// Read the recorded history: list, show, search, export, purge. Reads the database
+    /// directly, so it works whether or not the gateway is running.
+    #[command(after_help = HISTORY_HELP)]
+    History {
+        /// Config file that names the database (default: as for `serve`).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// The database to read instead of the configured one: a SQLite file, `sqlite://PATH`
+        /// or `postgres://...`.
+        #[arg(long, global = true, value_name = "URL|PATH")]
+        database: Option<String>,
+        #[command(subcommand)]
+        command: HistoryCommand,
+    },
+}
+
+const HISTORY_HELP: &str = "\
+Times are UTC. DATE|DURATION is a duration back from now (30m, 2h, 7d), a date (2026-11-01),
+a date and time (2026-11-01T09:30, optionally with Z or +02:00), or unix milliseconds.
+
+Examples:
+  tollgate history list --since 2h
+  tollgate history list --sessions --since 7d
+  tollgate history show req_0193a4c2e1d47c3a9f1e2d3c4b5a6978
+  tollgate history search flaky relay test --model claude-sonnet-4-5
+  tollgate history export --session cc:5f0c2a8e-... --format markdown --output session.md
+  tollgate history export --since 2026-11-01 --until 2026-11-08 --format jsonl > week.jsonl
+  tollgate history purge --older-than 30d";
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Exchanges, newest first, as a table or JSON lines (or sessions, with --sessions).
+    List {
+        #[command(flatten)]
+        filter: HistoryFilter,
+        /// At most this many rows (default 50, at most 1000).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// List sessions instead: their time, client, totals and title (--since, --until and
+        /// --key apply).
+        #[arg(long)]
+        sessions: bool,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One exchange, by exchange id or request id, or a whole session by its id.
+    Show {
+        /// An exchange id, a request id (`x-request-id`) or a session id.
+        id: String,
+        /// The full record as JSON, bodies included.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search over what users asked and models answered; every word must match.
+    Search {
+        /// The words to find.
+        #[arg(required = true)]
+        words: Vec<String>,
+        #[command(flatten)]
+        filter: HistoryFilter,
+        /// At most this many hits (default 50, at most 1000).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a session, or every exchange in a time range, as a Markdown transcript, one JSON
+    /// document, or JSON lines.
+    Export {
+        #[command(flatten)]
+        filter: HistoryFilter,
+        /// markdown, json or jsonl.
+        #[arg(long, short, default_value = "markdown", value_parser = parse_format)]
+        format: Format,
+        /// Write here instead of to stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Drop request and response bodies older than a duration, keeping metadata, usage and
+    /// cost (what `[history] retention` does hourly).
+    Purge {
+        /// e.g. `30d`, `12h`.
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
+    },
+}
+
+/// Which exchanges. Every option narrows.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HistoryFilter {
+    /// Started at or after this time.
+    #[arg(long, value_name = "DATE|DURATION")]
+    pub since: Option<String>,
+    /// Started before this time.
+    #[arg(long, value_name = "DATE|DURATION")]
+    pub until: Option<String>,
+    /// In this session.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Asked for or served by this model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Sent to this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Made with this gateway key (by name; `master` for the master key).
+    #[arg(long, value_name = "NAME")]
+    pub key: Option<String>,
+    /// Answered with this HTTP status.
+    #[arg(long)]
+    pub status: Option<u16>,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
 }

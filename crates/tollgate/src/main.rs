@@ -2,6 +2,7 @@
 //! runs the gateway. Everything else lives in the library crates.
 
 mod cli;
+mod history;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -22,6 +23,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Init { path, force } => report(init(&path, force)),
         Command::CheckConfig { path } => check_config(path, &env),
+        Command::History { config, database, command } => {
+            report(history::run(config, database, command, &env))
+        }
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,

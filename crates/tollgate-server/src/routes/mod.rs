@@ -1,9 +1,11 @@
 //! HTTP routes. Each handler extracts what it needs and calls one pipeline function; nothing
-//! here decides anything.
+//! here decides anything. `admin.rs` is the exception: `/admin/history/...` reads the store for
+//! the master key, beside the request path rather than on it.
 //!
 //! Checklist for a new client dialect: a file here with its handlers, a route below, an
 //! `Operation` in `pipeline.rs`, and its error shape in `error.rs`'s table.
 
+pub mod admin;
 pub mod anthropic;
 pub mod health;
 pub mod models;
@@ -42,6 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
         .route("/v1/models/{*id}", get(models::get))
+        .merge(admin::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(catch_panic));

@@ -1,29 +1,24 @@
-//! Reading the history back from PostgreSQL. Search matches the generated `search_tsv` column
-//! (GIN-indexed) against one `phraseto_tsquery` per query word, all required: a word is split
-//! into letter-and-digit runs that must appear in order, as FTS5 matches a quoted word, and
-//! `phraseto_tsquery` reads its input as plain text, so no operator in user input means
-//! anything. Snippets come from `ts_headline`, computed only for the rows returned; it parses
-//! the original text with PostgreSQL's own parser, so a word found inside a path
-//! (`src/main.rs`) is in the snippet but not marked.
+//! Reading the history back from PostgreSQL. Search splits the query into terms as the writer
+//! split the text (`terms.rs`) and matches `search_terms @> $1` (GIN-indexed): every term
+//! required, and the terms are a bound array, so no character of user input is syntax.
+//! Snippets are cut in Rust from the text of the rows returned, with the same split, so they
+//! mark the same words SQLite's `snippet()` marks.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use super::PostgresStore;
-use crate::query::search_words;
 use crate::sql::{
     PURGE_STEP, attach_events, exchange_columns, exchange_from_row, has_bodies, now_ms,
     policy_event_columns, policy_event_from_row, push_exchange_filter, push_exchange_order,
     session_columns, session_from_row, sessions_query, summary_columns, summary_from_row,
 };
+use crate::terms::{index_key, query_terms, snippet};
 use crate::{
-    ExchangeFilter, ExchangeRecord, ExchangeSummary, HistoryQuery, SNIPPET_CLOSE, SNIPPET_OPEN,
-    SearchHit, SessionFilter, SessionRecord, StoreError,
+    ExchangeFilter, ExchangeRecord, ExchangeSummary, HistoryQuery, SearchHit, SessionFilter,
+    SessionRecord, StoreError,
 };
-
-/// Words of context in a search snippet (SQLite's snippet counts 16 tokens).
-const SNIPPET_WORDS: u32 = 16;
 
 pub(super) async fn recent(pool: &PgPool, limit: u32) -> Result<Vec<ExchangeRecord>, StoreError> {
     let rows = sqlx::query(concat!(
@@ -55,34 +50,6 @@ async fn with_events(pool: &PgPool, rows: &[PgRow]) -> Result<Vec<ExchangeRecord
     let events = events.iter().map(policy_event_from_row).collect::<Result<Vec<_>, _>>()?;
     attach_events(&mut records, events);
     Ok(records)
-}
-
-/// A query word as the index splits text (see the migration): its letter-and-digit runs.
-fn phrase(word: &str) -> String {
-    let runs: Vec<&str> =
-        word.split(|c: char| !c.is_alphanumeric()).filter(|r| !r.is_empty()).collect();
-    runs.join(" ")
-}
-
-/// `(phraseto_tsquery('simple', $1) && ...)`: every phrase required.
-fn push_tsquery(qb: &mut QueryBuilder<Postgres>, phrases: &[String]) {
-    qb.push("(");
-    for (i, p) in phrases.iter().enumerate() {
-        if i > 0 {
-            qb.push(" && ");
-        }
-        qb.push("phraseto_tsquery('simple', ").push_bind(p.clone()).push(")");
-    }
-    qb.push(")");
-}
-
-/// `ts_headline` options: one fragment around the best match, marked like SQLite's snippets.
-fn headline_options() -> String {
-    format!(
-        "StartSel=\"{SNIPPET_OPEN}\", StopSel=\"{SNIPPET_CLOSE}\", MaxFragments=1, \
-         MaxWords={SNIPPET_WORDS}, MinWords={}",
-        SNIPPET_WORDS / 2
-    )
 }
 
 #[async_trait]
@@ -119,32 +86,27 @@ impl HistoryQuery for PostgresStore {
         query: &str,
         filter: &ExchangeFilter,
     ) -> Result<Vec<SearchHit>, StoreError> {
-        let words = search_words(query);
-        if words.is_empty() {
+        let terms = query_terms(query);
+        if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let phrases: Vec<String> = words.iter().map(|w| phrase(w)).collect();
-        // The page is chosen first; the (costly) headline is computed for its rows only.
+        let keys: Vec<&str> = terms.iter().map(|t| index_key(t)).collect();
         let mut qb = QueryBuilder::<Postgres>::new(concat!(
             "SELECT ",
             summary_columns!(),
-            ", ts_headline('simple', left(e.search_text, 100000), "
+            ", e.search_text FROM exchanges e WHERE e.search_terms @> "
         ));
-        push_tsquery(&mut qb, &phrases);
-        qb.push(", ").push_bind(headline_options());
-        qb.push(concat!(
-            ") AS snippet FROM (SELECT ",
-            summary_columns!(),
-            ", e.search_text FROM exchanges e WHERE e.search_tsv @@ "
-        ));
-        push_tsquery(&mut qb, &phrases);
+        qb.push_bind(keys).push("::text[]");
         push_exchange_filter(&mut qb, filter);
         push_exchange_order(&mut qb, filter.effective_limit());
-        qb.push(") e ORDER BY e.id DESC");
         let rows = qb.build().fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
-                Ok(SearchHit { exchange: summary_from_row(row)?, snippet: row.try_get("snippet")? })
+                let text: Option<String> = row.try_get("search_text")?;
+                Ok(SearchHit {
+                    exchange: summary_from_row(row)?,
+                    snippet: snippet(text.as_deref().unwrap_or_default(), &terms),
+                })
             })
             .collect()
     }
@@ -213,7 +175,7 @@ impl HistoryQuery for PostgresStore {
             let done = sqlx::query(concat!(
                 "UPDATE exchanges AS e SET request_body = NULL, forwarded_body = NULL, \
                  response_body = NULL, response_message = NULL, search_text = NULL, \
-                 bodies_purged_at_ms = $1 WHERE e.id > $2 AND e.id <= $3 AND e.started_at_ms < $4 \
+                 search_terms = NULL, bodies_purged_at_ms = $1 WHERE e.id > $2 AND e.id <= $3 AND e.started_at_ms < $4 \
                  AND ",
                 has_bodies!()
             ))

@@ -1,7 +1,8 @@
 //! Appending to PostgreSQL: one transaction per batch, a handful of statements whatever its
 //! size. Exchanges go in as arrays (`UNNEST`) with `ON CONFLICT (id) DO NOTHING RETURNING id`,
 //! which says which rows are new; only those feed the session totals (one upsert for all the
-//! batch's sessions) and the policy events.
+//! batch's sessions) and the policy events. The search terms of each exchange are split here,
+//! in Rust (`terms.rs`), and stored beside its text.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -9,6 +10,7 @@ use std::collections::HashSet;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::sql::{SessionDelta, session_deltas};
+use crate::terms::index_terms;
 use crate::{ExchangeRecord, StoreError};
 
 /// Body bytes per exchanges statement. A batch of 256 streamed exchanges with large bodies
@@ -67,6 +69,14 @@ fn opt_text(s: &Option<String>) -> Option<Cow<'_, str>> {
     s.as_deref().map(text)
 }
 
+/// The index terms of a search text, joined by spaces for `string_to_array` (a term never
+/// holds a space, or a NUL); `None` when there are none. One array of arrays cannot carry
+/// them: PostgreSQL arrays are rectangular.
+fn joined_terms(search_text: Option<&str>) -> Option<String> {
+    let terms = index_terms(search_text?);
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
 /// The ids of the rows that were new.
 async fn insert_exchanges(
     tx: &mut Transaction<'static, Postgres>,
@@ -106,6 +116,15 @@ async fn insert_exchanges(
     let mut response_message = Vec::with_capacity(n);
     let mut search_text = Vec::with_capacity(n);
     let mut bodies_purged_at_ms = Vec::with_capacity(n);
+    let mut search_terms = Vec::with_capacity(n);
+    for r in rows {
+        search_terms.push(joined_terms(r.search_text.as_deref()));
+        if r.search_text.is_some() {
+            // Splitting takes ~0.1 ms per 8 KB of text, on the runtime's thread: let the
+            // rest of the runtime run between records rather than stall for a whole batch.
+            tokio::task::yield_now().await;
+        }
+    }
     for r in rows {
         id.push(r.id.as_str());
         request_id.push(text(&r.request_id));
@@ -147,13 +166,26 @@ async fn insert_exchanges(
          route_reason, stream, status, outcome, error_type, error_message, input_tokens, \
          output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, stop_reason, ttfb_ms, \
          total_ms, upstream_request_id, request_body, forwarded_body, response_body, \
-         response_message, search_text, bodies_purged_at_ms) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
+         response_message, search_text, bodies_purged_at_ms, search_terms) \
+         SELECT u.id, u.request_id, u.started_at_ms, u.client_dialect, u.endpoint, u.key_name, \
+         u.user_agent, u.client, u.session_id, u.provider, u.model_requested, u.model_served, \
+         u.route_reason, u.stream, u.status, u.outcome, u.error_type, u.error_message, \
+         u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, \
+         u.cost_micros, u.stop_reason, u.ttfb_ms, u.total_ms, u.upstream_request_id, \
+         u.request_body, u.forwarded_body, u.response_body, u.response_message, u.search_text, \
+         u.bodies_purged_at_ms, string_to_array(u.search_terms, ' ') \
+         FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
          $13::text[], $14::boolean[], $15::bigint[], $16::text[], $17::text[], $18::text[], \
          $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::text[], \
          $25::bigint[], $26::bigint[], $27::text[], $28::bytea[], $29::bytea[], $30::bytea[], \
-         $31::bytea[], $32::text[], $33::bigint[]) \
+         $31::bytea[], $32::text[], $33::bigint[], $34::text[]) \
+         AS u (id, request_id, started_at_ms, client_dialect, endpoint, key_name, user_agent, \
+         client, session_id, provider, model_requested, model_served, route_reason, stream, \
+         status, outcome, error_type, error_message, input_tokens, output_tokens, \
+         cache_read_tokens, cache_write_tokens, cost_micros, stop_reason, ttfb_ms, total_ms, \
+         upstream_request_id, request_body, forwarded_body, response_body, response_message, \
+         search_text, bodies_purged_at_ms, search_terms) \
          ON CONFLICT (id) DO NOTHING RETURNING id",
     )
     .bind(id)
@@ -189,6 +221,7 @@ async fn insert_exchanges(
     .bind(response_message)
     .bind(search_text)
     .bind(bodies_purged_at_ms)
+    .bind(search_terms)
     .fetch_all(&mut **tx)
     .await?;
     Ok(ids)
@@ -295,6 +328,16 @@ mod tests {
         let sizes: Vec<usize> = chunks(&batch).iter().map(|c| c.len()).collect();
         assert_eq!(sizes, [2, 1, 2]);
         assert_eq!(chunks(&[]).len(), 1);
+    }
+
+    #[test]
+    fn terms_are_joined_by_spaces() {
+        assert_eq!(
+            joined_terms(Some("Fix src/main.rs; fix it")).as_deref(),
+            Some("fix src main rs it")
+        );
+        assert_eq!(joined_terms(Some(" -- ")), None);
+        assert_eq!(joined_terms(None), None);
     }
 
     #[test]

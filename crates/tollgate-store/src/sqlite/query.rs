@@ -1,24 +1,22 @@
 //! Reading the history back from SQLite. Search goes through the FTS5 table `exchanges_fts`
-//! (external content: the text lives once, in `exchanges.search_text`); every word of the
-//! query is quoted, so user input is matched as words and never parsed as FTS5 syntax.
+//! (external content: the text lives once, in `exchanges.search_text`; no positions, see
+//! migration 0003). The query is split into terms by `terms.rs`, each one FTS5 token, quoted,
+//! so user input is matched as words and never parsed as FTS5 syntax.
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::SqliteStore;
-use crate::query::search_words;
 use crate::sql::{
     PURGE_STEP, attach_events, exchange_columns, exchange_from_row, has_bodies, now_ms,
     policy_event_columns, policy_event_from_row, push_exchange_filter, push_exchange_order,
     session_columns, session_from_row, sessions_query, summary_columns, summary_from_row,
 };
+use crate::terms::{SNIPPET_ELLIPSIS, SNIPPET_WORDS, query_terms};
 use crate::{
     ExchangeFilter, ExchangeRecord, ExchangeSummary, HistoryQuery, SNIPPET_CLOSE, SNIPPET_OPEN,
     SearchHit, SessionFilter, SessionRecord, StoreError,
 };
-
-/// Tokens of context in a search snippet.
-const SNIPPET_TOKENS: i64 = 16;
 
 pub(super) async fn recent(
     pool: &SqlitePool,
@@ -62,11 +60,13 @@ async fn with_events(
     Ok(records)
 }
 
-/// The FTS5 query for `words`: each word a quoted string (inner quotes doubled), so `*`, `:`,
-/// `(`, `-`, `NEAR`, `AND`, `OR` are text; juxtaposed strings must all match.
-fn fts_query(words: &[&str]) -> String {
+/// The FTS5 query for `terms`: each term a quoted string, so `NEAR`, `AND`, `OR` are text;
+/// juxtaposed strings must all match. Terms hold only letters and digits, and each is one
+/// token to FTS5 (a phrase, which `detail = column` refuses, cannot arise); the quotes are
+/// doubled anyway, so a term can never end its string.
+fn fts_query(terms: &[impl AsRef<str>]) -> String {
     let quoted: Vec<String> =
-        words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+        terms.iter().map(|t| format!("\"{}\"", t.as_ref().replace('"', "\"\""))).collect();
     quoted.join(" ")
 }
 
@@ -104,8 +104,8 @@ impl HistoryQuery for SqliteStore {
         query: &str,
         filter: &ExchangeFilter,
     ) -> Result<Vec<SearchHit>, StoreError> {
-        let words = search_words(query);
-        if words.is_empty() {
+        let terms = query_terms(query);
+        if terms.is_empty() {
             return Ok(Vec::new());
         }
         let mut qb = QueryBuilder::<Sqlite>::new(concat!(
@@ -116,13 +116,15 @@ impl HistoryQuery for SqliteStore {
         qb.push_bind(SNIPPET_OPEN)
             .push(", ")
             .push_bind(SNIPPET_CLOSE)
-            .push(", '…', ")
-            .push_bind(SNIPPET_TOKENS)
+            .push(", ")
+            .push_bind(SNIPPET_ELLIPSIS)
+            .push(", ")
+            .push_bind(i64::try_from(SNIPPET_WORDS).unwrap_or(i64::MAX))
             .push(
                 ") AS snippet FROM exchanges_fts JOIN exchanges e ON e.rowid = exchanges_fts.rowid \
                  WHERE exchanges_fts MATCH ",
             )
-            .push_bind(fts_query(&words));
+            .push_bind(fts_query(&terms));
         push_exchange_filter(&mut qb, filter);
         push_exchange_order(&mut qb, filter.effective_limit());
         let rows = qb.build().fetch_all(&self.pool).await?;
@@ -219,7 +221,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fts_queries_quote_every_word() {
-        assert_eq!(fts_query(&["a\"b", "NEAR(x", "-y*"]), r#""a""b" "NEAR(x" "-y*""#);
+    fn fts_queries_quote_every_term() {
+        assert_eq!(fts_query(&query_terms("NEAR(x -y* main.rs")), r#""near" "x" "y" "main" "rs""#);
+        assert_eq!(fts_query(&["a\"b"]), r#""a""b""#);
     }
 }

@@ -1,6 +1,6 @@
 //! Appending to SQLite: one transaction per batch. `INSERT OR IGNORE` makes a retried record a
 //! no-op, and only the rows actually inserted feed the session totals and policy events. The
-//! FTS index follows `search_text` through the triggers of migration 0002.
+//! FTS index follows `search_text` through the triggers of migration 0003.
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 

@@ -5,12 +5,14 @@
 //! `postgres://postgres@127.0.0.1:5432/test`), reached through `search_path`, and dropped when
 //! the test ends, even when it fails. Tests never skip: an unreachable server fails them.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, Executor, PgConnection, PgPool, SqliteConnection, SqlitePool};
 use tempfile::TempDir;
 use tollgate_store::{ExchangeRecord, PolicyEvent, SessionUpdate, Store};
 
@@ -60,6 +62,46 @@ impl Harness {
                 }
             }
         }
+    }
+
+    /// A store over a database an older build wrote: migrations up to `version` applied, then
+    /// `seed` (SQL statements for that schema) run, then opened as an upgraded gateway opens it,
+    /// applying the migrations after `version`.
+    pub async fn upgraded(backend: Backend, version: i64, seed: &str) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let target = format!("sqlite://{}", dir.path().join("old.db").display());
+                let options = SqliteConnectOptions::from_str(&target)
+                    .expect("sqlite url")
+                    .create_if_missing(true);
+                let pool = SqlitePool::connect_with(options).await.expect("connect");
+                sqlx::migrate!("./migrations/sqlite").run_to(version, &pool).await.expect("old");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(seed)).execute(&pool).await.expect("seed");
+                pool.close().await;
+                let store = tollgate_store::open(&target).await.expect("upgrade sqlite store");
+                Self { store, target, backend, _dir: Some(dir), _schema: None }
+            }
+            Backend::Postgres => {
+                let schema = Schema::create().await;
+                let pool = PgPool::connect(&schema.url).await.expect("connect");
+                sqlx::migrate!("./migrations/postgres").run_to(version, &pool).await.expect("old");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(seed)).execute(&pool).await.expect("seed");
+                pool.close().await;
+                let store = tollgate_store::open(&schema.url).await.expect("upgrade store");
+                Self {
+                    store,
+                    target: schema.url.clone(),
+                    backend,
+                    _dir: None,
+                    _schema: Some(schema),
+                }
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Opens the same database again, as a restarted gateway would (PostgreSQL through the

@@ -39,6 +39,8 @@ macro_rules! conformance {
             search::search_is_safe_against_query_syntax,
             search::search_respects_filters_and_paging,
             search::search_splits_words_like_code,
+            search::search_matches_words_of_any_script,
+            search::search_finds_history_stored_before_the_index_changed,
             retention::purge_drops_bodies_keeps_totals_and_search_forgets,
         );
     };

@@ -2,7 +2,7 @@
 
 use tollgate_store::{ExchangeFilter, ExchangeRecord, SNIPPET_CLOSE, SNIPPET_OPEN};
 
-use crate::harness::{Harness, full, id};
+use crate::harness::{Backend, Harness, T0, full, id};
 
 fn with_text(n: u32, session: &str, text: &str) -> ExchangeRecord {
     let mut r = full(n, session);
@@ -128,5 +128,65 @@ pub async fn search_splits_words_like_code(h: &Harness) {
     assert_eq!(found(h, "bar").await, [id(1)]);
     assert_eq!(found(h, "hashmap::new").await, [id(2)]);
     assert_eq!(found(h, "case").await, [id(2)]);
-    assert!(found(h, "rs.main").await.is_empty(), "a dotted word is a phrase, in order");
+    // The indexes keep no positions: a word's parts are each required, in any order.
+    assert_eq!(found(h, "rs.main").await, [id(1)], "parts, not a phrase");
+    assert!(found(h, "main.py").await.is_empty(), "every part required");
+
+    // Both backends split text and queries alike, so they mark the same words.
+    let (o, c) = (SNIPPET_OPEN, SNIPPET_CLOSE);
+    let hits = h.store.search("src/main.rs", &ExchangeFilter::default()).await.unwrap();
+    assert_eq!(
+        hits[0].snippet,
+        format!("fixed {o}src{c}/{o}main{c}.{o}rs{c} and foo-bar, see user@example.com")
+    );
+    let hits = h.store.search("HASHMAP", &ExchangeFilter::default()).await.unwrap();
+    assert_eq!(hits[0].snippet, format!("call {o}HashMap{c}::new() in snake_case_fn"));
+}
+
+pub async fn search_matches_words_of_any_script(h: &Harness) {
+    h.store
+        .append(&[
+            with_text(1, "a", "नमस्ते दुनिया, grüße aus Köln, 東京 ２０２４"),
+            with_text(2, "a", "ÜBER alles"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(found(h, "नमस्ते").await, [id(1)], "a word with vowel signs and a virama");
+    assert_eq!(found(h, "GRÜSSE köln").await, Vec::<String>::new(), "no folding beyond case");
+    assert_eq!(found(h, "GRÜßE köln").await, [id(1)]);
+    assert_eq!(found(h, "über").await, [id(2)]);
+    assert_eq!(found(h, "東京").await, [id(1)]);
+}
+
+pub async fn search_finds_history_stored_before_the_index_changed(h: &Harness) {
+    // The last migration before the search index changed: SQLite 0002, PostgreSQL 0001.
+    let version = match h.backend() {
+        Backend::Sqlite => 2,
+        Backend::Postgres => 1,
+    };
+    let old = Harness::upgraded(
+        h.backend(),
+        version,
+        &format!(
+            "INSERT INTO exchanges (id, request_id, started_at_ms, client_dialect, endpoint, \
+             stream, status, outcome, total_ms, search_text) VALUES \
+             ('{}', 'r1', {T0}, 'anthropic', 'messages', FALSE, 200, 'ok', 1, \
+              'Fixed the Parser in src/main.rs'), \
+             ('{}', 'r2', {T0}, 'anthropic', 'messages', FALSE, 200, 'ok', 1, NULL);",
+            id(1),
+            id(2)
+        ),
+    )
+    .await;
+    assert_eq!(found(&old, "parser main.rs").await, [id(1)]);
+    let hits = old.store.search("parser", &ExchangeFilter::default()).await.unwrap();
+    assert_eq!(
+        hits[0].snippet,
+        format!("Fixed the {SNIPPET_OPEN}Parser{SNIPPET_CLOSE} in src/main.rs")
+    );
+    // New records join them; purging forgets the old ones too.
+    old.store.append(&[with_text(3, "a", "another parser")]).await.unwrap();
+    assert_eq!(found(&old, "parser").await, [id(3), id(1)]);
+    assert_eq!(old.store.purge_bodies(T0 + 1).await.unwrap(), 1);
+    assert_eq!(found(&old, "parser").await, [id(3)]);
 }

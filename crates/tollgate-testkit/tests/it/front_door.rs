@@ -339,7 +339,7 @@ async fn rate_limit_headers_and_retry_after_pass_back_on_429() {
 #[tokio::test]
 async fn ready_is_503_when_storage_is_gone() {
     let gw = TestGateway::start().await;
-    gw.store.close().await;
+    gw.sqlite.as_ref().unwrap().close().await;
     let r = gw.client.get(gw.url("/health/ready")).header("x-api-key", KEY).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let v: Value = r.json().await.unwrap();

@@ -5,6 +5,8 @@
 
 mod errors;
 mod front_door;
+mod history;
 mod lifecycle;
 mod metrics;
 mod openai;
+mod outage;

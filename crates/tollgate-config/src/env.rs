@@ -21,6 +21,7 @@ pub const VARS: &[(&str, &str, &str)] = &[
         "storage.database_url",
         "database URL (default: SQLite in the data directory)",
     ),
+    ("TOLLGATE_RECORD", "storage.record", "record exchanges in the history at all (true/false)"),
     (
         "TOLLGATE_RECORD_BODIES",
         "storage.record_bodies",

@@ -207,6 +207,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `None`: the embedded SQLite database in the data directory.
     pub database_url: Option<String>,
+    /// Whether exchanges are recorded in the history at all. Off: no journal writes, no
+    /// database writes; logs and metrics still see every request.
+    pub record: bool,
     /// Whether request and response bodies are stored in the history.
     pub record_bodies: bool,
     pub limits: Limits,

@@ -42,6 +42,7 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub database_url: Option<String>,
+    pub record: Option<bool>,
     pub record_bodies: Option<bool>,
 }
 

@@ -19,7 +19,9 @@ pub const TEMPLATE: &str = r#"# Tollgate configuration.
 [storage]
 # Where history is stored (TOLLGATE_DATABASE_URL). Default: tollgate.db in the data directory.
 # database_url = "sqlite:///var/lib/tollgate/tollgate.db"
-# Store request and response bodies, not only metadata and usage.
+# Record exchanges in the history at all (TOLLGATE_RECORD). Logs and metrics are unaffected.
+# record = true
+# Store request and response bodies, not only metadata and usage (TOLLGATE_RECORD_BODIES).
 # record_bodies = true
 
 [limits]

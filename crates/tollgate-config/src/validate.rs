@@ -125,6 +125,8 @@ pub fn validate(
         }
         other => other.map(|(u, _)| u),
     };
+    let record =
+        cx.parse("storage.record", raw.storage.record.map(|b| b.to_string()), true, parse_bool);
     let record_bodies = cx.parse(
         "storage.record_bodies",
         raw.storage.record_bodies.map(|b| b.to_string()),
@@ -234,6 +236,7 @@ pub fn validate(
             listen,
             data_dir,
             database_url,
+            record,
             record_bodies,
             limits,
             timeouts,

@@ -104,15 +104,16 @@ impl Exchange {
         &self.state
     }
 
-    /// Marks the caller authenticated: from here on the exchange is recorded.
+    /// Marks the caller authenticated: from here on the exchange is recorded (when recording is
+    /// on).
     pub fn authenticated(&mut self, key_name: &str, user_agent: Option<&str>) {
-        self.recorded = true;
+        self.recorded = self.state.config.record;
         self.record.key_name = Some(key_name.to_owned());
         self.record.user_agent = user_agent.map(str::to_owned);
     }
 
     pub fn record_bodies(&self) -> bool {
-        self.state.config.record_bodies
+        self.state.config.record && self.state.config.record_bodies
     }
 
     pub fn mark_first_byte(&mut self) {

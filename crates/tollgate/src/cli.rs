@@ -12,6 +12,7 @@ Environment variables (override tollgate.toml):
   TOLLGATE_DATA_DIR            data directory (default ~/.local/share/tollgate)
   TOLLGATE_MASTER_KEY          admin key, also accepted as a client key
   TOLLGATE_DATABASE_URL        database URL (default: SQLite in the data directory)
+  TOLLGATE_RECORD              record exchanges in the history at all (default true)
   TOLLGATE_RECORD_BODIES       store request/response bodies (default true)
   TOLLGATE_HISTORY_RETENTION   drop stored bodies older than this, e.g. 30d (default: keep)
   TOLLGATE_MAX_BODY_SIZE       largest request body (default 32MiB)

@@ -12,9 +12,14 @@ pub(super) async fn append(pool: &SqlitePool, batch: &[ExchangeRecord]) -> Resul
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    let mut inserted = Vec::with_capacity(batch.len());
+    let mut new_ids = std::collections::HashSet::with_capacity(batch.len());
+    for chunk in batch.chunks(ROWS_PER_INSERT) {
+        new_ids.extend(insert_exchanges(&mut tx, chunk).await?);
+    }
+    // A record repeated within one batch counts once.
+    let mut inserted = Vec::with_capacity(new_ids.len());
     for r in batch {
-        if insert_exchange(&mut tx, r).await? {
+        if new_ids.remove(&r.id) {
             inserted.push(r);
         }
     }
@@ -43,57 +48,62 @@ pub(super) async fn append(pool: &SqlitePool, batch: &[ExchangeRecord]) -> Resul
     Ok(())
 }
 
-/// Whether the row was new (false: the id was already stored).
-async fn insert_exchange(
+/// Rows per multi-row `INSERT`: 33 parameters each, far under SQLite's limit of 32,766. sqlx
+/// runs each statement on its worker thread, so one statement per row would cost two thread
+/// hand-offs per record; per chunk it is two per 30 records.
+const ROWS_PER_INSERT: usize = 30;
+
+/// Inserts a chunk; returns the ids that were new (an id already stored is ignored).
+async fn insert_exchanges(
     tx: &mut Transaction<'static, Sqlite>,
-    r: &ExchangeRecord,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    chunk: &[ExchangeRecord],
+) -> Result<Vec<String>, StoreError> {
+    let mut q = sqlx::QueryBuilder::<Sqlite>::new(
         "INSERT OR IGNORE INTO exchanges (id, request_id, started_at_ms, client_dialect, endpoint, \
          key_name, user_agent, client, session_id, provider, model_requested, model_served, \
          route_reason, stream, status, outcome, error_type, error_message, input_tokens, \
          output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, stop_reason, ttfb_ms, \
          total_ms, upstream_request_id, request_body, forwarded_body, response_body, \
-         response_message, search_text, bodies_purged_at_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-         ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&r.id)
-    .bind(&r.request_id)
-    .bind(r.started_at_ms)
-    .bind(&r.client_dialect)
-    .bind(&r.endpoint)
-    .bind(&r.key_name)
-    .bind(&r.user_agent)
-    .bind(&r.client)
-    .bind(&r.session_id)
-    .bind(&r.provider)
-    .bind(&r.model_requested)
-    .bind(&r.model_served)
-    .bind(&r.route_reason)
-    .bind(r.stream)
-    .bind(i64::from(r.status))
-    .bind(&r.outcome)
-    .bind(&r.error_type)
-    .bind(&r.error_message)
-    .bind(r.input_tokens)
-    .bind(r.output_tokens)
-    .bind(r.cache_read_tokens)
-    .bind(r.cache_write_tokens)
-    .bind(r.cost_micros)
-    .bind(&r.stop_reason)
-    .bind(r.ttfb_ms)
-    .bind(r.total_ms)
-    .bind(&r.upstream_request_id)
-    .bind(r.request_body.as_deref())
-    .bind(r.forwarded_body.as_deref())
-    .bind(r.response_body.as_deref())
-    .bind(r.response_message.as_deref())
-    .bind(&r.search_text)
-    .bind(r.bodies_purged_at_ms)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+         response_message, search_text, bodies_purged_at_ms) ",
+    );
+    q.push_values(chunk, |mut b, r| {
+        b.push_bind(&r.id)
+            .push_bind(&r.request_id)
+            .push_bind(r.started_at_ms)
+            .push_bind(&r.client_dialect)
+            .push_bind(&r.endpoint)
+            .push_bind(&r.key_name)
+            .push_bind(&r.user_agent)
+            .push_bind(&r.client)
+            .push_bind(&r.session_id)
+            .push_bind(&r.provider)
+            .push_bind(&r.model_requested)
+            .push_bind(&r.model_served)
+            .push_bind(&r.route_reason)
+            .push_bind(r.stream)
+            .push_bind(i64::from(r.status))
+            .push_bind(&r.outcome)
+            .push_bind(&r.error_type)
+            .push_bind(&r.error_message)
+            .push_bind(r.input_tokens)
+            .push_bind(r.output_tokens)
+            .push_bind(r.cache_read_tokens)
+            .push_bind(r.cache_write_tokens)
+            .push_bind(r.cost_micros)
+            .push_bind(&r.stop_reason)
+            .push_bind(r.ttfb_ms)
+            .push_bind(r.total_ms)
+            .push_bind(&r.upstream_request_id)
+            .push_bind(r.request_body.as_deref())
+            .push_bind(r.forwarded_body.as_deref())
+            .push_bind(r.response_body.as_deref())
+            .push_bind(r.response_message.as_deref())
+            .push_bind(&r.search_text)
+            .push_bind(r.bodies_purged_at_ms);
+    });
+    q.push(" RETURNING id");
+    let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
+    Ok(ids.into_iter().map(|(id,)| id).collect())
 }
 
 /// First-seen fields are filled once and kept; the span widens; counters and totals add up.

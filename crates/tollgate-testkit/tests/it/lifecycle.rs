@@ -107,3 +107,13 @@ async fn every_exchange_of_a_concurrent_burst_is_recorded() {
     assert_eq!(h.len(), 60);
     assert!(h.iter().all(|r| r.outcome == "ok" && r.input_tokens > 0));
 }
+
+#[tokio::test]
+async fn with_recording_off_nothing_is_written_and_requests_still_work() {
+    let gw = TestGateway::builder().env("TOLLGATE_RECORD", "false").start().await;
+    let r = gw.anthropic(&anthropic_body("claude-sonnet-4-5", true)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap();
+    assert!(gw.history().await.is_empty());
+    assert_eq!(gw.state.recorder.spool_bytes(), 0);
+}

@@ -141,103 +141,91 @@ async fn run(name: &str, store: Arc<dyn Store>, n: usize) {
     );
 }
 
+fn database_url() -> String {
+    std::env::var("TOLLGATE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh PostgreSQL schema for one measurement, dropped by `drop_schema`.
+async fn pg_schema(prefix: &str) -> Option<(sqlx::PgConnection, String, Arc<dyn Store>)> {
+    let url = database_url();
+    let mut admin = match sqlx::PgConnection::connect(&url).await {
+        Ok(c) => c,
+        Err(e) => {
+            println!("PostgreSQL skipped: {e}");
+            return None;
+        }
+    };
+    let schema = format!("{prefix}_{:08x}", rand::random::<u32>());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let store =
+        tollgate_store::open(&format!("{url}?options=-c%20search_path%3D{schema}")).await.unwrap();
+    Some((admin, schema, store))
+}
+
+async fn drop_schema(mut admin: sqlx::PgConnection, schema: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+/// The store's `append` alone, in batches of 256, with and without search text.
+async fn append_alone(name: &str, store: &dyn Store, enriched: &[ExchangeRecord]) {
+    for with_search in [true, false] {
+        let batch: Vec<ExchangeRecord> = enriched
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.id = uuid::Uuid::now_v7().to_string();
+                if !with_search {
+                    r.search_text = None;
+                }
+                r
+            })
+            .collect();
+        let t = Instant::now();
+        for chunk in batch.chunks(256) {
+            store.append(chunk).await.unwrap();
+        }
+        let label = if with_search { "with search text" } else { "without search text" };
+        println!(
+            "{name} append alone, {label}: {:.0} records/s",
+            batch.len() as f64 / t.elapsed().as_secs_f64()
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20_000);
-    {
-        let mut rs: Vec<ExchangeRecord> = (0..2000).map(record).collect();
-        let t = Instant::now();
-        rs.iter_mut().for_each(tollgate_server::enrich::enrich);
-        println!("enrichment alone: {:.1} µs per record", t.elapsed().as_secs_f64() * 1e6 / 2000.0);
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            tollgate_store::open(&dir.path().join("raw.db").display().to_string()).await.unwrap();
-        let t = Instant::now();
-        for chunk in rs.chunks(256) {
-            store.append(chunk).await.unwrap();
-        }
-        println!(
-            "SQLite append alone (enriched, batches of 256): {:.0} records/s",
-            2000.0 / t.elapsed().as_secs_f64()
-        );
-        for r in &mut rs {
-            r.search_text = None;
-            r.id = uuid::Uuid::now_v7().to_string();
-        }
-        let t = Instant::now();
-        for chunk in rs.chunks(256) {
-            store.append(chunk).await.unwrap();
-        }
-        println!(
-            "SQLite append without search text: {:.0} records/s",
-            2000.0 / t.elapsed().as_secs_f64()
-        );
-        let url = std::env::var("TOLLGATE_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        if let Ok(mut admin) = sqlx::PgConnection::connect(&url).await {
-            let schema = format!("benchraw_{:08x}", rand::random::<u32>());
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            let pg = tollgate_store::open(&format!("{url}?options=-c%20search_path%3D{schema}"))
-                .await
-                .unwrap();
-            let mut rs: Vec<ExchangeRecord> = (0..2000).map(record).collect();
-            rs.iter_mut().for_each(tollgate_server::enrich::enrich);
-            let t = Instant::now();
-            for chunk in rs.chunks(256) {
-                pg.append(chunk).await.unwrap();
-            }
-            println!(
-                "PostgreSQL append alone: {:.0} records/s",
-                2000.0 / t.elapsed().as_secs_f64()
-            );
-            for r in &mut rs {
-                r.search_text = None;
-                r.id = uuid::Uuid::now_v7().to_string();
-            }
-            let t = Instant::now();
-            for chunk in rs.chunks(256) {
-                pg.append(chunk).await.unwrap();
-            }
-            println!(
-                "PostgreSQL append without search text: {:.0} records/s",
-                2000.0 / t.elapsed().as_secs_f64()
-            );
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-        }
+
+    let mut enriched: Vec<ExchangeRecord> = (0..2000).map(record).collect();
+    let t = Instant::now();
+    enriched.iter_mut().for_each(tollgate_server::enrich::enrich);
+    println!("enrichment alone: {:.1} µs per record", t.elapsed().as_secs_f64() * 1e6 / 2000.0);
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite =
+        tollgate_store::open(&dir.path().join("raw.db").display().to_string()).await.unwrap();
+    append_alone("SQLite", sqlite.as_ref(), &enriched).await;
+    if let Some((admin, schema, pg)) = pg_schema("benchraw").await {
+        append_alone("PostgreSQL", pg.as_ref(), &enriched).await;
+        drop_schema(admin, &schema).await;
     }
+
+    println!();
     println!(
         "| backend | records | records/s sustained (record() to committed) | record() per call, mean | record() worst |"
     );
     println!("|---|---|---|---|---|");
-    let dir = tempfile::tempdir().unwrap();
     let sqlite =
         tollgate_store::open(&dir.path().join("bench.db").display().to_string()).await.unwrap();
     run("SQLite", sqlite, n).await;
-
-    let url = std::env::var("TOLLGATE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    match sqlx::PgConnection::connect(&url).await {
-        Err(e) => println!("| PostgreSQL | - | skipped: {e} | | |"),
-        Ok(mut admin) => {
-            let schema = format!("bench_{:08x}", rand::random::<u32>());
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            let store = tollgate_store::open(&format!("{url}?options=-c%20search_path%3D{schema}"))
-                .await
-                .unwrap();
-            run("PostgreSQL", store, n).await;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-        }
+    if let Some((admin, schema, pg)) = pg_schema("bench").await {
+        run("PostgreSQL", pg, n).await;
+        drop_schema(admin, &schema).await;
     }
 }

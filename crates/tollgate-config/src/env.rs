@@ -32,6 +32,16 @@ pub const VARS: &[(&str, &str, &str)] = &[
         "history.retention",
         "drop stored bodies older than this (30d; off: keep forever); totals stay",
     ),
+    (
+        "TOLLGATE_HISTORY_TITLE_MODEL",
+        "history.title_model",
+        "provider:model that writes a short title for each quiet session (default: off)",
+    ),
+    (
+        "TOLLGATE_HISTORY_TITLE_AFTER",
+        "history.title_after",
+        "how long a session is quiet before it is titled (default 10m)",
+    ),
     ("TOLLGATE_MAX_BODY_SIZE", "limits.max_body_size", "largest request body accepted"),
     ("TOLLGATE_MAX_MESSAGES", "limits.max_messages", "most messages in one request"),
     ("TOLLGATE_CONNECT_TIMEOUT", "timeouts.connect", "upstream connect timeout"),

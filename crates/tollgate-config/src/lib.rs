@@ -161,7 +161,7 @@ impl TelemetryConfig {
 }
 
 /// What the history keeps, and for how long.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryConfig {
     /// Request and response bodies (and their search text) older than this are dropped, once
     /// at startup and then hourly; metadata, usage and cost stay, so totals do not change.
@@ -169,6 +169,27 @@ pub struct HistoryConfig {
     /// database small, at the price of older conversations no longer being readable or
     /// searchable.
     pub retention: Option<Duration>,
+    /// The model that writes a short title for each session once it has gone quiet, called
+    /// directly on its provider (never recorded as an exchange). `None`: no titles.
+    pub title_model: Option<TitleModel>,
+    /// How long a session must be quiet (no exchange) before it is titled.
+    pub title_after: Duration,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self { retention: None, title_model: None, title_after: DEFAULT_TITLE_AFTER }
+    }
+}
+
+/// The default of `history.title_after`.
+pub const DEFAULT_TITLE_AFTER: Duration = Duration::from_secs(600);
+
+/// `history.title_model`: an enabled provider and one of its models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TitleModel {
+    pub provider: String,
+    pub model: String,
 }
 
 /// A gateway key a client may present.

@@ -81,6 +81,11 @@ pub struct RawTelemetry {
 pub struct RawHistory {
     /// How long request and response bodies are kept (`30d`); unset or `off`: forever.
     pub retention: Option<String>,
+    /// `provider:model` that titles quiet sessions (`anthropic:claude-haiku-4-5`); unset or
+    /// `off`: no titles are generated.
+    pub title_model: Option<String>,
+    /// How long a session must be quiet before it is titled (`10m`).
+    pub title_after: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -57,6 +57,12 @@ pub const TEMPLATE: &str = r#"# Tollgate configuration.
 # Drop request and response bodies (and their search text) older than this, at startup and
 # then hourly; metadata, usage and cost stay (TOLLGATE_HISTORY_RETENTION). Default: keep forever.
 # retention = "30d"
+# Give each session a short title, written by this model ("provider:model", an enabled
+# provider) once the session has been quiet for title_after. It is called directly, with the
+# session's first prompt, and never recorded (TOLLGATE_HISTORY_TITLE_MODEL). Default: off.
+# title_model = "anthropic:claude-haiku-4-5"
+# How long a session must be quiet before it is titled (TOLLGATE_HISTORY_TITLE_AFTER).
+# title_after = "10m"
 
 [auth]
 # The admin key, also accepted as a client key (TOLLGATE_MASTER_KEY). When unset, one is

@@ -10,7 +10,7 @@ use crate::raw::{RawConfig, RawProvider, RawTelemetry};
 use crate::units::{parse_duration, parse_size};
 use crate::{
     Config, ConfigError, ConfigErrors, HistoryConfig, KeyConfig, Limits, LogConfig, LogFormat,
-    Origin, ProviderConfig, Secret, TelemetryConfig, Timeouts, env, presets,
+    Origin, ProviderConfig, Secret, TelemetryConfig, Timeouts, TitleModel, env, presets,
 };
 
 struct Ctx<'a> {
@@ -182,8 +182,16 @@ pub fn validate(
     };
 
     let telemetry = telemetry(&mut cx, raw.telemetry);
-    let history = HistoryConfig {
+    let title_model = cx.pick("history.title_model", raw.history.title_model);
+    let mut history = HistoryConfig {
         retention: cx.parse("history.retention", raw.history.retention, None, parse_retention),
+        title_model: None,
+        title_after: cx.parse(
+            "history.title_after",
+            raw.history.title_after,
+            crate::DEFAULT_TITLE_AFTER,
+            parse_duration,
+        ),
     };
 
     let master_key = match cx.pick("auth.master_key", raw.auth.master_key) {
@@ -207,6 +215,8 @@ pub fn validate(
 
     let providers = providers(&mut cx, raw.providers);
     check_env_names(&mut cx, &providers);
+    history.title_model =
+        title_model.and_then(|(t, o)| parse_title_model(&mut cx, o, &t, &providers));
 
     for (alias, target) in &raw.aliases {
         let path = format!("aliases.{alias}");
@@ -294,6 +304,42 @@ fn telemetry(cx: &mut Ctx<'_>, raw: RawTelemetry) -> TelemetryConfig {
         _ => None,
     };
     TelemetryConfig { otlp_endpoint, service_name }
+}
+
+/// `history.title_model`: `provider:model` naming an enabled provider (like an alias target),
+/// or `off` (or empty) for none.
+fn parse_title_model(
+    cx: &mut Ctx<'_>,
+    origin: Origin,
+    value: &str,
+    providers: &[ProviderConfig],
+) -> Option<TitleModel> {
+    const PATH: &str = "history.title_model";
+    let value = value.trim();
+    if value.is_empty() || value.eq_ignore_ascii_case("off") {
+        return None;
+    }
+    let Some((p, m)) = value.split_once(':') else {
+        cx.err(
+            origin,
+            PATH,
+            format!("`{value}` must be `provider:model` (e.g. `anthropic:claude-haiku-4-5`)"),
+        );
+        return None;
+    };
+    if m.is_empty() {
+        cx.err(origin, PATH, format!("`{value}` names no model"));
+        return None;
+    }
+    if !providers.iter().any(|c| c.name == p) {
+        let hint = match presets::find(p).and_then(|pr| pr.key_env) {
+            Some(var) => format!(" (set {var} or add a [providers.{p}] section)"),
+            None => format!(" (add a [providers.{p}] section)"),
+        };
+        cx.err(origin, PATH, format!("provider `{p}` is not enabled{hint}"));
+        return None;
+    }
+    Some(TitleModel { provider: p.to_owned(), model: m.to_owned() })
 }
 
 /// A retention: a duration of at least a minute, or `off` (or empty) for none, so a variable
@@ -748,6 +794,46 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn history_title_model_names_an_enabled_provider() {
+        let c = load(None, &env(&[])).unwrap();
+        assert_eq!(c.history.title_model, None);
+        assert_eq!(c.history.title_after, Duration::from_secs(600));
+        let c = from_toml(
+            "[history]\ntitle_model = \"anthropic:claude-haiku-4-5\"\ntitle_after = \"5m\"\n",
+            &[("ANTHROPIC_API_KEY", "sk-a")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.history.title_model,
+            Some(TitleModel { provider: "anthropic".into(), model: "claude-haiku-4-5".into() })
+        );
+        assert_eq!(c.history.title_after, Duration::from_secs(300));
+        let c = from_toml(
+            "[history]\ntitle_model = \"anthropic:claude-haiku-4-5\"\n",
+            &[("ANTHROPIC_API_KEY", "sk-a"), ("TOLLGATE_HISTORY_TITLE_MODEL", "off")],
+        )
+        .unwrap();
+        assert_eq!(c.history.title_model, None);
+
+        let e = load(None, &env(&[("TOLLGATE_HISTORY_TITLE_MODEL", "openai:gpt-4o-mini")]))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "environment variable TOLLGATE_HISTORY_TITLE_MODEL: history.title_model: provider `openai` is not enabled (set OPENAI_API_KEY"
+            ),
+            "{e}"
+        );
+        let e = from_toml("[history]\ntitle_model = \"haiku\"\n", &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("tollgate.toml: history.title_model: `haiku` must be `provider:model`"),
+            "{e}"
+        );
+        let e = load(None, &env(&[("TOLLGATE_HISTORY_TITLE_AFTER", "soon")])).unwrap_err();
+        assert!(e.to_string().contains("history.title_after:"), "{e}");
     }
 
     #[test]

@@ -80,9 +80,11 @@ impl Gateway {
             store,
             in_flight: InFlight::default(),
             metrics,
+            titles: crate::titles::Backoff::default(),
         });
         let mut background = discovery::spawn(state.clone());
         background.extend(crate::retention::spawn(state.clone()));
+        background.extend(crate::titles::spawn(state.clone()));
         Ok(Self { state, writer, background })
     }
 

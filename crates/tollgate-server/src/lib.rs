@@ -14,6 +14,7 @@
 //! - [`headers`]: which headers cross the gateway, each way.
 //! - [`discovery`]: background provider probes (model lists, health).
 //! - [`retention`]: the background task that drops old history bodies (`[history] retention`).
+//! - [`titles`]: the background task that titles quiet sessions (`[history] title_model`).
 //! - [`metrics`]: Prometheus metrics, named once, and `GET /metrics`.
 //! - [`telemetry`]: OpenTelemetry trace export (OTLP/HTTP) and the per-request span.
 //! - [`state`]: shared state and the in-flight tracker.
@@ -39,5 +40,6 @@ pub mod retention;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod titles;
 
 pub use app::{BuildError, Gateway};

@@ -27,6 +27,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub in_flight: InFlight,
     pub metrics: Metrics,
+    /// Sessions whose title call failed recently ([`crate::titles`]).
+    pub titles: crate::titles::Backoff,
 }
 
 impl AppState {

@@ -15,6 +15,8 @@ Environment variables (override tollgate.toml):
   TOLLGATE_RECORD              record exchanges in the history at all (default true)
   TOLLGATE_RECORD_BODIES       store request/response bodies (default true)
   TOLLGATE_HISTORY_RETENTION   drop stored bodies older than this, e.g. 30d (default: keep)
+  TOLLGATE_HISTORY_TITLE_MODEL provider:model that titles quiet sessions (default: off)
+  TOLLGATE_HISTORY_TITLE_AFTER quiet time before a session is titled (default 10m)
   TOLLGATE_MAX_BODY_SIZE       largest request body (default 32MiB)
   TOLLGATE_MAX_MESSAGES        most messages per request (default 20000)
   TOLLGATE_CONNECT_TIMEOUT     upstream connect timeout (default 10s)
@@ -23,7 +25,6 @@ Environment variables (override tollgate.toml):
   TOLLGATE_SHUTDOWN_GRACE      drain time for in-flight requests on shutdown (default 30s)
   TOLLGATE_LOG                 log filter (default info)
   TOLLGATE_LOG_FORMAT          json or pretty (default json)
-  TOLLGATE_HISTORY_RETENTION   drop bodies older than this, e.g. 30d (default: keep)
   TOLLGATE_OTLP_ENDPOINT       export traces over OTLP/HTTP (default: off)
   TOLLGATE_SERVICE_NAME        service name on exported traces (default tollgate)
   TOLLGATE_<PROVIDER>_BASE_URL reach a provider through another endpoint,

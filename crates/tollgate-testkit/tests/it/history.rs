@@ -288,3 +288,87 @@ async fn sessions_list_show_export_and_take_a_title() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn a_quiet_session_gets_a_title_from_the_configured_model() {
+    let gw = TestGateway::builder()
+        .env("TOLLGATE_HISTORY_TITLE_MODEL", "anthropic:claude-haiku-4-5")
+        .env("TOLLGATE_HISTORY_TITLE_AFTER", "1s")
+        .start()
+        .await;
+    let r = gw
+        .anthropic(&said("please rename the parser module and fix its tests", false))
+        .header("x-session-id", "s1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let _ = r.bytes().await.unwrap();
+    assert_eq!(gw.history().await.len(), 1);
+    assert_eq!(gw.upstream_requests("/v1/messages").len(), 1);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            as i64;
+
+    // Not quiet for long enough yet: nothing happens.
+    assert_eq!(tollgate_server::titles::title_round_at(&gw.state, now - 60_000).await, 0);
+    assert_eq!(gw.upstream_requests("/v1/messages").len(), 1);
+
+    assert_eq!(tollgate_server::titles::title_round_at(&gw.state, now + 2_000).await, 1);
+    let calls = gw.upstream_requests("/v1/messages");
+    assert_eq!(calls.len(), 2, "exactly one title call");
+    let call = calls[1].json();
+    assert_eq!(call["model"], "claude-haiku-4-5");
+    assert_eq!(call["max_tokens"], 30);
+    assert!(call["system"].as_str().unwrap().contains("3 to 7 words"), "{call}");
+    assert_eq!(
+        call["messages"],
+        json!([{"role": "user", "content": "please rename the parser module and fix its tests"}])
+    );
+    assert_eq!(calls[1].headers["x-api-key"], tollgate_testkit::gateway::ANTHROPIC_UPSTREAM_KEY);
+
+    let reply = "Hello from the mock. You said: please rename the parser module and fix its tests";
+    let expected: String = reply.chars().take(80).collect::<String>().trim_end().to_owned();
+    let session = gw.store.get_session("hdr:s1").await.unwrap().unwrap();
+    assert_eq!(session.title.as_deref(), Some(expected.as_str()));
+    assert!(expected.chars().count() <= 80);
+    assert_eq!(gw.history().await.len(), 1, "the title call is not recorded as an exchange");
+
+    // Titled sessions are left alone.
+    assert_eq!(tollgate_server::titles::title_round_at(&gw.state, now + 120_000).await, 0);
+    assert_eq!(gw.upstream_requests("/v1/messages").len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_title_call_is_retried_after_a_backoff_not_every_round() {
+    let gw = TestGateway::builder()
+        .env("TOLLGATE_HISTORY_TITLE_MODEL", "anthropic:claude-haiku-4-5")
+        .env("TOLLGATE_HISTORY_TITLE_AFTER", "1s")
+        .start()
+        .await;
+    let r = gw.anthropic(&said("fix the build", false)).header("x-session-id", "s1").send().await;
+    assert_eq!(r.unwrap().status(), 200);
+    assert_eq!(gw.history().await.len(), 1);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            as i64;
+    gw.mock.enqueue(tollgate_testkit::Behaviour::Status {
+        status: 500,
+        body: "{\"type\":\"error\"}".into(),
+        headers: vec![],
+    });
+    assert_eq!(tollgate_server::titles::title_round_at(&gw.state, now + 2_000).await, 0);
+    assert_eq!(gw.upstream_requests("/v1/messages").len(), 2);
+    // The next rounds within the backoff do not call again.
+    assert_eq!(tollgate_server::titles::title_round_at(&gw.state, now + 62_000).await, 0);
+    assert_eq!(gw.upstream_requests("/v1/messages").len(), 2);
+    assert_eq!(gw.store.get_session("hdr:s1").await.unwrap().unwrap().title, None);
+    // After it, the session is titled.
+    assert_eq!(tollgate_server::titles::title_round_at(&gw.state, now + 200_000).await, 1);
+    assert_eq!(gw.upstream_requests("/v1/messages").len(), 3);
+    assert_eq!(
+        gw.store.get_session("hdr:s1").await.unwrap().unwrap().title.as_deref(),
+        Some("Hello from the mock. You said: fix the build")
+    );
+    assert_eq!(gw.history().await.len(), 1);
+}

@@ -1,0 +1,322 @@
+//! Session titles: with `[history] title_model` set, a background task gives each untitled
+//! session a short title once it has been quiet for `title_after`, written by that (cheap)
+//! model from the session's first prompt (its preview). Nothing else lives here.
+//!
+//! The model is called directly on its provider, with the provider's credentials and the
+//! gateway's pooled client: not through the gateway's own front door, so the call is never
+//! recorded as an exchange, counted against a key or shown in the history. A failed call is
+//! logged and the session is left alone for a while (doubling, up to an hour), so a broken
+//! provider costs one call per session per backoff, not one per minute.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use tollgate_config::TitleModel;
+use tollgate_providers::{Endpoint, Provider};
+use tollgate_store::{SessionFilter, SessionRecord};
+use tollgate_wire::Dialect;
+
+use crate::state::AppState;
+
+/// How often untitled quiet sessions are looked for.
+pub const INTERVAL: Duration = Duration::from_secs(60);
+/// The most sessions titled in one round (one model call each, one after another).
+pub const MAX_PER_ROUND: usize = 20;
+/// Only sessions active this recently are considered: older ones keep no title rather than
+/// costing a burst of calls when titling is first switched on.
+const LOOKBACK_MS: i64 = 86_400_000;
+/// The longest one title call may take, headers and body.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Titles are cut to this many characters.
+pub const MAX_TITLE_CHARS: usize = 80;
+/// The preview sent to the model is cut to this many characters.
+const MAX_PROMPT_CHARS: usize = 2000;
+const MAX_TOKENS: u32 = 30;
+/// The first wait after a failure; it doubles with each further failure, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(120);
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+const SYSTEM_PROMPT: &str = "You write titles for conversations between a developer and an AI \
+coding assistant. Reply with a title of 3 to 7 words summarising the developer's request below. \
+Reply with the title only: no quotes, no punctuation at the end.";
+
+/// Sessions whose last title call failed, and when each may be tried again.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    failed: Mutex<HashMap<String, Failure>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failure {
+    count: u32,
+    retry_at_ms: i64,
+}
+
+impl Backoff {
+    fn waiting(&self, session: &str, now_ms: i64) -> bool {
+        self.lock().get(session).is_some_and(|f| f.retry_at_ms > now_ms)
+    }
+
+    fn failed(&self, session: &str, now_ms: i64) {
+        let mut map = self.lock();
+        // Forget sessions that left the lookback window, so the map stays small.
+        map.retain(|_, f| f.retry_at_ms > now_ms - LOOKBACK_MS);
+        let count = map.get(session).map_or(1, |f| f.count.saturating_add(1));
+        let wait = FIRST_BACKOFF.saturating_mul(1 << (count - 1).min(16)).min(MAX_BACKOFF);
+        let retry_at_ms = now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(0));
+        map.insert(session.to_owned(), Failure { count, retry_at_ms });
+    }
+
+    fn succeeded(&self, session: &str) {
+        self.lock().remove(session);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Failure>> {
+        match self.failed.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// Starts the titling task when a title model is configured.
+pub fn spawn(state: Arc<AppState>) -> Option<JoinHandle<()>> {
+    state.config.history.title_model.as_ref()?;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(INTERVAL);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            title_round(&state).await;
+        }
+    }))
+}
+
+/// One round now: titles up to [`MAX_PER_ROUND`] quiet untitled sessions. Returns how many
+/// titles were set.
+pub async fn title_round(state: &AppState) -> usize {
+    title_round_at(state, now_ms()).await
+}
+
+/// One round as if the time were `now_ms` (Unix ms).
+pub async fn title_round_at(state: &AppState, now_ms: i64) -> usize {
+    let Some(target) = &state.config.history.title_model else {
+        return 0;
+    };
+    let Some(provider) = state.providers.iter().find(|p| p.name == target.provider) else {
+        return 0;
+    };
+    let quiet_for = i64::try_from(state.config.history.title_after.as_millis()).unwrap_or(i64::MAX);
+    let filter = SessionFilter {
+        since_ms: Some(now_ms.saturating_sub(LOOKBACK_MS)),
+        limit: Some(tollgate_store::query::MAX_LIMIT),
+        ..SessionFilter::default()
+    };
+    let sessions = match state.store.list_sessions(&filter).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "session titles: cannot list sessions; retrying next round");
+            return 0;
+        }
+    };
+    let due: Vec<SessionRecord> = sessions
+        .into_iter()
+        .filter(|s| {
+            s.title.is_none()
+                && s.last_seen_ms <= now_ms.saturating_sub(quiet_for)
+                && s.preview.as_deref().is_some_and(|p| !p.trim().is_empty())
+                && !state.titles.waiting(&s.id, now_ms)
+        })
+        .take(MAX_PER_ROUND)
+        .collect();
+    let mut set = 0;
+    for session in due {
+        let preview = session.preview.as_deref().unwrap_or_default();
+        let title = match generate(state, provider, target, preview).await {
+            Ok(t) => t,
+            Err(reason) => {
+                tracing::warn!(
+                    provider = %provider.name,
+                    model = %target.model,
+                    session = %session.id,
+                    reason = %reason,
+                    "session title call failed; retrying later"
+                );
+                state.titles.failed(&session.id, now_ms);
+                continue;
+            }
+        };
+        // Someone may have named it meanwhile (the admin API); theirs wins.
+        match state.store.get_session(&session.id).await {
+            Ok(Some(s)) if s.title.is_none() => {}
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, session = %session.id, "session titles: cannot read session");
+                continue;
+            }
+        }
+        match state.store.set_session_title(&session.id, &title).await {
+            Ok(()) => {
+                state.titles.succeeded(&session.id);
+                tracing::debug!(session = %session.id, title = %title, "session titled");
+                set += 1;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, session = %session.id, "session titles: cannot store title");
+                state.titles.failed(&session.id, now_ms);
+            }
+        }
+    }
+    set
+}
+
+/// Asks the model for a title; `Err` says why there is none (for the log).
+async fn generate(
+    state: &AppState,
+    provider: &Provider,
+    target: &TitleModel,
+    preview: &str,
+) -> Result<String, String> {
+    let (endpoint, body) = request_body(provider.dialect, &target.model, preview);
+    let rb = provider
+        .request(
+            state.client.http(),
+            Method::POST,
+            endpoint,
+            &HeaderMap::new(),
+            Some(Bytes::from(body.to_string())),
+        )
+        .ok_or_else(|| "the provider has no endpoint for this dialect".to_owned())?;
+    let result = tokio::time::timeout(CALL_TIMEOUT, async {
+        let resp = rb.send().await?;
+        let status = resp.status();
+        let body = resp.bytes().await?;
+        Ok::<_, reqwest::Error>((status, body))
+    })
+    .await;
+    let (status, body) = match result {
+        Err(_) => return Err(format!("no answer within {CALL_TIMEOUT:?}")),
+        Ok(Err(e)) => return Err(tollgate_providers::client::error_chain(&e)),
+        Ok(Ok(r)) => r,
+    };
+    if !status.is_success() {
+        return Err(format!("HTTP {status}"));
+    }
+    let json: Value =
+        serde_json::from_slice(&body).map_err(|_| format!("HTTP {status}: body is not JSON"))?;
+    let text = reply_text(provider.dialect, &json)
+        .ok_or_else(|| format!("HTTP {status}: no text in the reply"))?;
+    clean_title(text).ok_or_else(|| format!("HTTP {status}: the reply is empty"))
+}
+
+/// The tiny title request in the provider's dialect.
+fn request_body(dialect: Dialect, model: &str, preview: &str) -> (Endpoint, Value) {
+    let prompt: String = preview.trim().chars().take(MAX_PROMPT_CHARS).collect();
+    match dialect {
+        Dialect::Anthropic => (
+            Endpoint::Messages,
+            json!({
+                "model": model,
+                "max_tokens": MAX_TOKENS,
+                "system": SYSTEM_PROMPT,
+                "messages": [{"role": "user", "content": prompt}],
+            }),
+        ),
+        Dialect::OpenAiChat => (
+            Endpoint::ChatCompletions,
+            json!({
+                "model": model,
+                "max_tokens": MAX_TOKENS,
+                "messages": [
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": prompt},
+                ],
+            }),
+        ),
+    }
+}
+
+/// The reply's text: Anthropic's first text block, OpenAI's first choice.
+fn reply_text(dialect: Dialect, reply: &Value) -> Option<&str> {
+    match dialect {
+        Dialect::Anthropic => reply["content"]
+            .as_array()?
+            .iter()
+            .find(|b| b["type"] == "text" || b["type"].is_null())?["text"]
+            .as_str(),
+        Dialect::OpenAiChat => reply["choices"][0]["message"]["content"].as_str(),
+    }
+}
+
+/// Trimmed, on one line, without surrounding quotes, at most [`MAX_TITLE_CHARS`] characters.
+/// `None` when nothing is left.
+fn clean_title(text: &str) -> Option<String> {
+    const QUOTES: &[char] = &['"', '\'', '`', '\u{201c}', '\u{201d}', '\u{2018}', '\u{2019}'];
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let unquoted = one_line.trim_matches(QUOTES).trim();
+    let capped: String = unquoted.chars().take(MAX_TITLE_CHARS).collect();
+    let title = capped.trim_end();
+    (!title.is_empty()).then(|| title.to_owned())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_trimmed_unquoted_and_capped() {
+        assert_eq!(
+            clean_title("  \"Fix the flaky relay test\"\n").as_deref(),
+            Some("Fix the flaky relay test")
+        );
+        assert_eq!(
+            clean_title("\u{201c}Parser\n  refactor\u{201d}").as_deref(),
+            Some("Parser refactor")
+        );
+        assert_eq!(clean_title(" \"\" "), None);
+        let long = "word ".repeat(40);
+        let t = clean_title(&long).unwrap();
+        assert!(t.chars().count() <= MAX_TITLE_CHARS && !t.ends_with(' '), "{t:?}");
+    }
+
+    #[test]
+    fn replies_are_read_in_each_dialect() {
+        let a = json!({"content": [{"type": "text", "text": "Hi"}]});
+        assert_eq!(reply_text(Dialect::Anthropic, &a), Some("Hi"));
+        let o = json!({"choices": [{"message": {"role": "assistant", "content": "Yo"}}]});
+        assert_eq!(reply_text(Dialect::OpenAiChat, &o), Some("Yo"));
+        assert_eq!(reply_text(Dialect::OpenAiChat, &a), None);
+        let (e, body) = request_body(Dialect::OpenAiChat, "m", "hello");
+        assert_eq!(e, Endpoint::ChatCompletions);
+        assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["max_tokens"], 30);
+    }
+
+    #[test]
+    fn failures_back_off_and_doubling_is_capped() {
+        let b = Backoff::default();
+        b.failed("s", 0);
+        assert!(b.waiting("s", 119_999));
+        assert!(!b.waiting("s", 120_000));
+        b.failed("s", 120_000);
+        assert!(b.waiting("s", 120_000 + 239_999));
+        for _ in 0..40 {
+            b.failed("s", 0);
+        }
+        assert!(!b.waiting("s", 3_600_000));
+        b.succeeded("s");
+        assert!(!b.waiting("s", 0));
+    }
+}

@@ -66,7 +66,8 @@ CC_PIN=""
 if [[ " $SUITES " == *" claude_code "* ]]; then
     CC_PKG="$E2E_DIR/node_modules/@anthropic-ai/claude-code"
     CC_PIN="$(sed -n 's/.*"@anthropic-ai\/claude-code": *"\([^"]*\)".*/\1/p' "$E2E_DIR/package.json")"
-    installed="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$CC_PKG/package.json" 2>/dev/null | head -1)"
+    # Absent on a fresh clone: the read must not trip `set -e -o pipefail`.
+    installed="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$CC_PKG/package.json" 2>/dev/null | head -1 || true)"
     if [[ "$installed" == "$CC_PIN" ]]; then
         say "claude code: cached ($CC_PIN)"
     else

@@ -97,7 +97,7 @@ pub struct PolicyEvent {
 }
 
 /// A session as stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SessionRecord {
     pub id: String,
     pub source: String,

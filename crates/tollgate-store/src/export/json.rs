@@ -204,48 +204,8 @@ impl<'a> From<&'a SearchHit> for SearchHitDoc<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct SessionDoc<'a> {
-    pub id: &'a str,
-    pub source: &'a str,
-    pub key_name: Option<&'a str>,
-    pub client: Option<&'a str>,
-    pub first_seen_ms: i64,
-    pub last_seen_ms: i64,
-    pub preview: Option<&'a str>,
-    pub title: Option<&'a str>,
-    pub cwd: Option<&'a str>,
-    pub git_branch: Option<&'a str>,
-    pub exchange_count: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub cost_micros: i64,
-}
-
-impl<'a> From<&'a SessionRecord> for SessionDoc<'a> {
-    fn from(s: &'a SessionRecord) -> Self {
-        Self {
-            id: &s.id,
-            source: &s.source,
-            key_name: s.key_name.as_deref(),
-            client: s.client.as_deref(),
-            first_seen_ms: s.first_seen_ms,
-            last_seen_ms: s.last_seen_ms,
-            preview: s.preview.as_deref(),
-            title: s.title.as_deref(),
-            cwd: s.cwd.as_deref(),
-            git_branch: s.git_branch.as_deref(),
-            exchange_count: s.exchange_count,
-            input_tokens: s.input_tokens,
-            output_tokens: s.output_tokens,
-            cache_read_tokens: s.cache_read_tokens,
-            cache_write_tokens: s.cache_write_tokens,
-            cost_micros: s.cost_micros,
-        }
-    }
-}
+/// A session as exported: the record itself, whose fields are the document's.
+pub type SessionDoc<'a> = &'a SessionRecord;
 
 /// Compact JSON of a document. Serialising these shapes cannot fail (string keys, no maps with
 /// other keys), so an error is written as a JSON string rather than lost.

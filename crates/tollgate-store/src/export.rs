@@ -143,11 +143,11 @@ impl Exporter {
             }
             (Format::Json, Scope::Session(s)) => {
                 out.push_str("{\"session\":");
-                out.push_str(&json::to_string(&SessionDoc::from(s)));
+                out.push_str(&json::to_string(&s));
                 out.push_str(",\"exchanges\":[\n");
             }
             (Format::Json, Scope::Range { since_ms, until_ms, sessions, .. }) => {
-                let sessions: Vec<SessionDoc<'_>> = sessions.iter().map(SessionDoc::from).collect();
+                let sessions: Vec<SessionDoc<'_>> = sessions.iter().collect();
                 out.push_str("{\"since_ms\":");
                 out.push_str(&json::to_string(since_ms));
                 out.push_str(",\"until_ms\":");

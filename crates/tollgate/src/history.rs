@@ -18,9 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use tollgate_store::export::{
-    Exporter, Format, Scope, SearchHitDoc, SessionDoc, SummaryDoc, human, json,
-};
+use tollgate_store::export::{Exporter, Format, Scope, SearchHitDoc, SummaryDoc, human, json};
 use tollgate_store::{
     ExchangeFilter, ExchangeRecord, SNIPPET_CLOSE, SNIPPET_OPEN, SessionFilter, Store,
 };
@@ -217,7 +215,7 @@ async fn list_sessions(
     let mut out = io::stdout().lock();
     if as_json {
         for s in &rows {
-            writeln!(out, "{}", json::to_string(&SessionDoc::from(s)))?;
+            writeln!(out, "{}", json::to_string(&s))?;
         }
         return Ok(out.flush()?);
     }

@@ -272,7 +272,7 @@ async fn list_sessions(
         limit: p.parse("limit", "a whole number")?,
     };
     let rows = state.store.list_sessions(&filter).await.map_err(|e| rid.store(e))?;
-    Ok(json(&Sessions { data: rows.iter().map(SessionDoc::from).collect() }))
+    Ok(json(&Sessions { data: rows.iter().collect() }))
 }
 
 /// A session and its newest exchanges (a page; `/admin/history/exchanges?session=` pages on).
@@ -298,7 +298,7 @@ async fn get_session(
     };
     let rows = state.store.list_exchanges(&filter).await.map_err(|e| rid.store(e))?;
     Ok(json(&SessionView {
-        session: SessionDoc::from(&session),
+        session: &session,
         next_before: next_before(&filter, rows.len(), rows.last().map(|r| r.id.as_str())),
         exchanges: rows.iter().map(SummaryDoc::from).collect(),
     }))
@@ -363,7 +363,7 @@ async fn set_title(
     }
     state.store.set_session_title(&id, &parsed.title).await.map_err(|e| rid.store(e))?;
     match state.store.get_session(&id).await.map_err(|e| rid.store(e))? {
-        Some(s) => Ok(json(&SessionDoc::from(&s))),
+        Some(s) => Ok(json(&s)),
         None => Err(rid.fail(ErrorKind::NotFound, format!("no session `{id}`"))),
     }
 }

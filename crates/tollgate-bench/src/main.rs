@@ -389,6 +389,21 @@ fn outcome(
             );
         }
     }
+    if let Some(process) = &measured.process {
+        match process.drained_in {
+            Some(took) if took >= Duration::from_millis(500) => notes.push(format!(
+                "kept working {:.1} s after the loaded phase (deferred work such as history \
+                 writes); that CPU is counted in CPU per request",
+                took.as_secs_f64()
+            )),
+            Some(_) => {}
+            None => notes.push(
+                "was still busy 20 s after the loaded phase; CPU per request counts only those \
+                 20 s of deferred work"
+                    .to_owned(),
+            ),
+        }
+    }
     let open = &measured.open;
     if open.opened < open.wanted {
         notes.insert(

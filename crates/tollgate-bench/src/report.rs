@@ -404,9 +404,11 @@ is the proxy's percentile minus the direct percentile, so it includes the extra 
 cross-core wake-ups, as any proxy pays. Counted phases stop after 30 s even if short of their count \
 (the notes say so).
 - CPU per request is the proxy's utime+stime (from `/proc/<pid>/stat`, all threads; nginx master + \
-worker) over the concurrency-64 phase plus 0.5 s for deferred work such as writing history, \
-divided by requests completed. \"CPU use\" near 100% means the proxy set the throughput; well below \
-means the load generator's core did.
+worker) over the concurrency-64 phase, divided by requests completed. The phase starts when the \
+proxy is idle, and the count runs until it is idle again, so deferred work such as writing \
+history is charged to the requests that caused it. \"CPU use\" is the proxy's CPU within the \
+phase over its length: near 100% means the proxy set the throughput; well below means the load \
+generator's core did.
 - Memory is `VmRSS`/`VmHWM` from `/proc/<pid>/status` (nginx: master + worker summed). Open streams \
 are held by the mock (`message_start`, then a ping every 5 s) and measured 1 s after all have their \
 first event. \"Left open upstream\" counts mock-side streams still open 5 s after the clients hung up.

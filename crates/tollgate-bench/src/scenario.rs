@@ -12,9 +12,14 @@ use crate::procfs::Memory;
 use crate::progress;
 use crate::proxy::Proxy;
 
-/// Time for work a proxy defers past the response (Tollgate writing history) to land in the CPU
-/// count of the concurrency-64 phase.
-const SETTLE: Duration = Duration::from_millis(500);
+/// Work a proxy defers past the response (Tollgate writing history) belongs to the requests that
+/// caused it: the concurrency-64 phase starts once the proxy is idle and its CPU count ends once
+/// it is idle again, waiting at most this long each time.
+const IDLE_WAIT_MAX: Duration = Duration::from_secs(20);
+/// The proxy is idle when it uses at most [`IDLE_CPU`] in this window. `/proc` counts CPU in
+/// 10 ms ticks, so the window must span many ticks.
+const IDLE_WINDOW: Duration = Duration::from_millis(250);
+const IDLE_CPU: Duration = Duration::from_millis(10);
 /// How long the open streams are left alone before memory is read.
 const OPEN_STREAMS_SETTLE: Duration = Duration::from_secs(1);
 /// How long to wait for all open streams to get their first event.
@@ -48,8 +53,12 @@ pub struct Measured {
 /// The proxy process's cost.
 pub struct ProcessStats {
     pub idle: Memory,
-    /// CPU time spent in the concurrency-64 phase (plus [`SETTLE`]).
+    /// CPU time for the concurrency-64 phase, including deferred work until idle again.
     pub loaded_cpu: Duration,
+    /// CPU time within the concurrency-64 phase itself.
+    pub in_phase_cpu: Duration,
+    /// How long the proxy kept working after the phase; `None` if it never went idle.
+    pub drained_in: Option<Duration>,
     /// Memory with the open streams held.
     pub open: Memory,
     /// `VmHWM` at the end of the scenario: the peak over all phases.
@@ -65,7 +74,7 @@ impl ProcessStats {
     /// Share of one core the proxy used at concurrency 64; near 1.0 means the proxy, not the load
     /// generator, set the throughput.
     pub fn busy(&self, loaded: &Phase) -> f64 {
-        self.loaded_cpu.as_secs_f64() / (loaded.elapsed + SETTLE).as_secs_f64()
+        self.in_phase_cpu.as_secs_f64() / loaded.elapsed.as_secs_f64().max(f64::EPSILON)
     }
 }
 
@@ -107,11 +116,18 @@ pub async fn measure(
         load::run(&client, Kind::Stream, 1, Until::Count(settings.stream_requests)).await?;
 
     step(format_args!("throughput at c={} ({:?})", settings.concurrency, settings.duration));
+    if let Some(proxy) = proxy {
+        wait_idle(proxy).await?;
+    }
     let cpu_before = proxy.map(Proxy::cpu_time).transpose()?;
     let loaded =
         load::run(&client, Kind::Message, settings.concurrency, Until::For(settings.duration))
             .await?;
-    tokio::time::sleep(SETTLE).await;
+    let cpu_at_end = proxy.map(Proxy::cpu_time).transpose()?;
+    let drained_in = match proxy {
+        Some(proxy) => wait_idle(proxy).await?,
+        None => None,
+    };
     let cpu_after = proxy.map(Proxy::cpu_time).transpose()?;
 
     step(format_args!("{} open streams", settings.open_streams));
@@ -131,13 +147,17 @@ pub async fn measure(
     step(format_args!("done"));
     let open_memory = open_memory?;
 
-    let process = match (proxy, idle, cpu_before, cpu_after, open_memory) {
-        (Some(proxy), Some(idle), Some(before), Some(after), Some(open)) => Some(ProcessStats {
-            idle,
-            loaded_cpu: after.saturating_sub(before),
-            open,
-            peak: proxy.memory()?,
-        }),
+    let process = match (proxy, idle, cpu_before, cpu_at_end, cpu_after, open_memory) {
+        (Some(proxy), Some(idle), Some(before), Some(at_end), Some(after), Some(open)) => {
+            Some(ProcessStats {
+                idle,
+                loaded_cpu: after.saturating_sub(before),
+                in_phase_cpu: at_end.saturating_sub(before),
+                drained_in,
+                open,
+                peak: proxy.memory()?,
+            })
+        }
         _ => None,
     };
     Ok(Measured {
@@ -153,4 +173,20 @@ pub async fn measure(
             upstream_left,
         },
     })
+}
+
+/// Waits until `proxy` uses (almost) no CPU; how long that took, or `None` if it was still busy
+/// after [`IDLE_WAIT_MAX`].
+async fn wait_idle(proxy: &Proxy) -> anyhow::Result<Option<Duration>> {
+    let started = Instant::now();
+    let mut before = proxy.cpu_time()?;
+    while started.elapsed() < IDLE_WAIT_MAX {
+        tokio::time::sleep(IDLE_WINDOW).await;
+        let now = proxy.cpu_time()?;
+        if now.saturating_sub(before) <= IDLE_CPU {
+            return Ok(Some(started.elapsed().saturating_sub(IDLE_WINDOW)));
+        }
+        before = now;
+    }
+    Ok(None)
 }

@@ -147,7 +147,7 @@ fn main() -> anyhow::Result<ExitCode> {
         tokio::select! {
             result = run(&args, &pinning) => result,
             // Dropping `run` drops the proxy guards, which kill the children.
-            _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+            signal = interrupted() => Err(anyhow!("interrupted by {}", signal?)),
         }
     })?;
     Ok(ExitCode::SUCCESS)
@@ -200,12 +200,37 @@ fn reexec_if_needed(args: &Args, pinning: &Pinning) -> anyhow::Result<Option<Exi
     command.push(std::env::current_exe()?.into());
     command.extend(std::env::args_os().skip(1));
     let (program, rest) = command.split_first().ok_or_else(|| anyhow!("empty command"))?;
-    let status = Command::new(program)
+    let mut child = Command::new(program)
         .args(rest)
         .env(PINNED_ENV, "1")
-        .status()
+        .spawn()
         .with_context(|| format!("re-running the bench under {}", program.to_string_lossy()))?;
+    let pid = child.id();
+    // A signal sent to this process alone (not to the terminal's process group) must still reach
+    // the real bench, so that it stops its proxies.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let status = runtime.block_on(async move {
+        let mut wait = tokio::task::spawn_blocking(move || child.wait());
+        loop {
+            tokio::select! {
+                status = &mut wait => return anyhow::Ok(status??),
+                signal = interrupted() => {
+                    signal?;
+                    proxy::signal(pid, "INT");
+                }
+            }
+        }
+    })?;
     Ok(Some(ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1))))
+}
+
+/// Resolves on SIGINT or SIGTERM, with the signal's name.
+async fn interrupted() -> anyhow::Result<&'static str> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.map(|()| "SIGINT").map_err(Into::into),
+        _ = terminate.recv() => Ok("SIGTERM"),
+    }
 }
 
 fn which(program: &str) -> Option<PathBuf> {

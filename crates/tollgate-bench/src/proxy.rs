@@ -125,7 +125,7 @@ impl Drop for Proxy {
 }
 
 /// Sends a signal through `kill(1)`: the workspace forbids `unsafe`, so no `libc::kill`.
-fn signal(pid: u32, name: &str) {
+pub fn signal(pid: u32, name: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{name}"))
         .arg(pid.to_string())

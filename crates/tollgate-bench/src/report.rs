@@ -265,6 +265,14 @@ pub fn section(info: &RunInfo, outcomes: &[Outcome]) -> String {
             }),
         ),
         (
+            "RSS after the load phases (MiB)".into(),
+            Box::new(|m| {
+                m.process
+                    .as_ref()
+                    .map_or_else(|| "—".to_owned(), |p| format!("{:.1}", mib(p.loaded.rss_kib)))
+            }),
+        ),
+        (
             format!("RSS with {} open streams (MiB)", thousands(s.open_streams as u64)),
             Box::new(|m| {
                 m.process
@@ -312,7 +320,13 @@ pub fn section(info: &RunInfo, outcomes: &[Outcome]) -> String {
     let latency_row = |label: &str, pick: &dyn Fn(&Facts) -> Option<f64>, limit: f64| {
         let value = |f: &Option<Facts>| f.as_ref().and_then(pick);
         let show = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:+.3} ms"));
-        let verdict = value(&tollgate).map_or("not measured", |v| mark(v < limit));
+        let verdict = match (value(&tollgate), value(&nginx)) {
+            (None, _) => "not measured",
+            (Some(t), Some(n)) if t >= limit && n >= limit => {
+                "❌ fail (nginx misses it too: on this machine the extra hop alone costs more)"
+            }
+            (Some(t), _) => mark(t < limit),
+        };
         format!("| {label} | {} | {} | {verdict} |\n", show(value(&nginx)), show(value(&tollgate)))
     };
     out.push_str(&latency_row(

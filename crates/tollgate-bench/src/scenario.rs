@@ -53,6 +53,8 @@ pub struct Measured {
 /// The proxy process's cost.
 pub struct ProcessStats {
     pub idle: Memory,
+    /// Memory after the load phases, just before the streams open.
+    pub loaded: Memory,
     /// CPU time for the concurrency-64 phase, including deferred work until idle again.
     pub loaded_cpu: Duration,
     /// CPU time within the concurrency-64 phase itself.
@@ -129,6 +131,7 @@ pub async fn measure(
         None => None,
     };
     let cpu_after = proxy.map(Proxy::cpu_time).transpose()?;
+    let loaded_memory = proxy.map(Proxy::memory).transpose()?;
 
     step(format_args!("{} open streams", settings.open_streams));
     mock.set_hold(true);
@@ -147,17 +150,25 @@ pub async fn measure(
     step(format_args!("done"));
     let open_memory = open_memory?;
 
-    let process = match (proxy, idle, cpu_before, cpu_at_end, cpu_after, open_memory) {
-        (Some(proxy), Some(idle), Some(before), Some(at_end), Some(after), Some(open)) => {
-            Some(ProcessStats {
-                idle,
-                loaded_cpu: after.saturating_sub(before),
-                in_phase_cpu: at_end.saturating_sub(before),
-                drained_in,
-                open,
-                peak: proxy.memory()?,
-            })
-        }
+    let process = match (proxy, idle, loaded_memory, cpu_before, cpu_at_end, cpu_after, open_memory)
+    {
+        (
+            Some(proxy),
+            Some(idle),
+            Some(loaded),
+            Some(before),
+            Some(at_end),
+            Some(after),
+            Some(open),
+        ) => Some(ProcessStats {
+            idle,
+            loaded,
+            loaded_cpu: after.saturating_sub(before),
+            in_phase_cpu: at_end.saturating_sub(before),
+            drained_in,
+            open,
+            peak: proxy.memory()?,
+        }),
         _ => None,
     };
     Ok(Measured {

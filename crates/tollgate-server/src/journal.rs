@@ -99,6 +99,11 @@ impl Journal {
     }
 
     /// Logical end of everything appended.
+    /// Records appended since this process started.
+    pub fn records_appended(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Acquire)
     }

@@ -41,6 +41,8 @@ struct Inner {
     /// Records the journal could not take, for the writer to write from memory.
     fallback: Mutex<Vec<ExchangeRecord>>,
     fallback_count: AtomicU64,
+    /// Records written to the database since start (for the queue-depth gauge).
+    records_written: AtomicU64,
     /// Logical journal offset written to the database so far.
     applied: watch::Sender<u64>,
     metrics: Metrics,
@@ -63,6 +65,7 @@ impl Recorder {
             journal,
             fallback: Mutex::new(Vec::new()),
             fallback_count: AtomicU64::new(0),
+            records_written: AtomicU64::new(0),
             applied,
             metrics,
             urgent: std::sync::atomic::AtomicBool::new(false),
@@ -163,10 +166,11 @@ async fn writer(store: Arc<dyn ExchangeLog>, inner: Arc<Inner>, resume: Resume) 
                         reader.applied = start;
                         continue;
                     };
+                    let records = batch.len() as u64;
                     let store = store.clone();
                     let task =
                         tokio::spawn(async move { write_with_retry(store.as_ref(), &batch).await });
-                    inflight = Some(Inflight { task, end });
+                    inflight = Some(Inflight { task, end, records });
                 }
                 Err(e) => {
                     settle(&inner, &mut reader, &mut inflight).await;
@@ -198,6 +202,7 @@ async fn writer(store: Arc<dyn ExchangeLog>, inner: Arc<Inner>, resume: Resume) 
 struct Inflight {
     task: JoinHandle<()>,
     end: u64,
+    records: u64,
 }
 
 /// Waits for the batch in flight, then checkpoints it.
@@ -206,7 +211,7 @@ async fn settle(
     reader: &mut crate::journal::JournalReader,
     inflight: &mut Option<Inflight>,
 ) {
-    let Some(Inflight { task, end }) = inflight.take() else { return };
+    let Some(Inflight { task, end, records }) = inflight.take() else { return };
     if let Err(e) = task.await {
         // write_with_retry only returns once written; a join error means the runtime is
         // shutting down, and the journal still holds the batch for the next start.
@@ -218,6 +223,11 @@ async fn settle(
     }
     inner.applied.send_replace(end);
     inner.metrics.set_spool_bytes(inner.journal.written().saturating_sub(end));
+    let written = inner.records_written.fetch_add(records, Ordering::Relaxed) + records;
+    // Records appended since start and not yet in the database (a replay at startup counts
+    // as written without having been appended, hence saturating).
+    let depth = inner.journal.records_appended().saturating_sub(written);
+    inner.metrics.set_queue_depth(usize::try_from(depth).unwrap_or(usize::MAX));
 }
 
 /// Enriches a batch on a blocking thread. A record whose enrichment panics is stored as far as

@@ -140,26 +140,23 @@ impl Relay {
     fn accept(&mut self, chunk: Bytes) -> Bytes {
         self.frames.clear();
         self.decoder.feed_spans(&chunk, &mut self.frames);
-        let mut dropped = false;
-        let frames = std::mem::take(&mut self.frames);
-        let mut keep: Vec<std::ops::Range<u64>> = Vec::new();
-        for (frame, span) in &frames {
+        // Spans of frames the client must not see (only the usage chunk it did not ask for).
+        let mut hidden: Vec<std::ops::Range<u64>> = Vec::new();
+        for (frame, span) in &self.frames {
             if !self.meter.observe(frame) {
-                dropped = true;
-                keep.push(span.clone());
+                hidden.push(span.clone());
             }
         }
-        self.frames = frames;
         let boundary = self.decoder.boundary();
         // Fast path: nothing held back, the chunk ends on a boundary, nothing to drop.
-        if self.pending.is_empty() && !dropped && boundary == self.decoder.fed() {
+        if self.pending.is_empty() && hidden.is_empty() && boundary == self.decoder.fed() {
             self.released = boundary;
             return chunk;
         }
         self.pending.extend_from_slice(&chunk);
         let mut out = BytesMut::new();
-        // `keep` here lists the spans to drop; release everything else up to the boundary.
-        for span in keep {
+        // Release everything up to the boundary except the hidden spans.
+        for span in hidden {
             let upto = (span.start - self.released) as usize;
             out.extend_from_slice(&self.pending.split_to(upto));
             let _ = self.pending.split_to((span.end - span.start) as usize);

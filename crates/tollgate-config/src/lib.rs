@@ -33,7 +33,8 @@ pub use presets::{AuthScheme, PRESETS, Preset};
 pub use tollgate_wire::Dialect;
 
 /// The default listen address. Port 4747 is documented in the README.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:4747";
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4747);
 /// The config file name looked for in the working directory and the data directory.
 pub const CONFIG_FILE_NAME: &str = "tollgate.toml";
 

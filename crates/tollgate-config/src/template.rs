@@ -113,7 +113,7 @@ mod tests {
         let raw = crate::parse_file(TEMPLATE, path).unwrap();
         let c = crate::validate::validate(raw, crate::Origin::File(path.into()), &BTreeMap::new())
             .unwrap();
-        assert_eq!(c.listen.to_string(), crate::DEFAULT_LISTEN);
+        assert_eq!(c.listen, crate::DEFAULT_LISTEN);
         assert!(c.providers.is_empty());
     }
 

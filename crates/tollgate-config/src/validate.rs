@@ -359,7 +359,7 @@ fn parse_retention(s: &str) -> Result<Option<Duration>, String> {
 }
 
 fn default_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 4747))
+    crate::DEFAULT_LISTEN
 }
 
 fn parse_bool(s: &str) -> Result<bool, String> {

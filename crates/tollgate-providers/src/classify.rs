@@ -45,10 +45,23 @@ pub fn classify(dialect: Dialect, status: u16, body: &[u8]) -> UpstreamFailure {
             Some(e) => (true, Some(e.error_type), e.message),
             None => (false, None, snippet(body)),
         },
-        Dialect::OpenAiChat => match openai::error::parse_error_body(body) {
-            Some(e) => (true, e.error_type, e.message.unwrap_or_default()),
-            None => (false, None, snippet(body)),
-        },
+        // Responses shares OpenAI's error object; Gemini's has `message` (and `status` where
+        // OpenAI has `type`).
+        Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Gemini => {
+            match openai::error::parse_error_body(body) {
+                Some(e) => (true, e.error_type, e.message.unwrap_or_default()),
+                None => (false, None, snippet(body)),
+            }
+        }
+        // Ollama: `{"error": "message"}`.
+        Dialect::Ollama => {
+            match serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| {
+                v.get("error").and_then(serde_json::Value::as_str).map(str::to_owned)
+            }) {
+                Some(m) => (true, None, m),
+                None => (false, None, snippet(body)),
+            }
+        }
     };
     UpstreamFailure { kind, status, retryable, well_formed, error_type, message }
 }

@@ -91,6 +91,9 @@ fn reconstruct(dialect: Dialect, sse: &[u8]) -> Option<Bytes> {
             frames.iter().for_each(|f| a.push(f));
             a.finish()
         }
+        Dialect::OpenAiResponses | Dialect::Gemini | Dialect::Ollama => {
+            return crate::translate::reconstruct(dialect, &frames);
+        }
     }?;
     serde_json::to_vec(&message).ok().map(Bytes::from)
 }

@@ -136,7 +136,7 @@ impl ApiError {
         let row = row(self.kind);
         let code = match dialect {
             Dialect::Anthropic => row.anthropic_status,
-            Dialect::OpenAiChat => row.openai_status,
+            _ => row.openai_status,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
@@ -152,7 +152,7 @@ impl ApiError {
             Dialect::Anthropic => {
                 anthropic::error_body(row.anthropic_type, &self.message, Some(request_id))
             }
-            Dialect::OpenAiChat => openai::error_body(
+            _ => openai::error_body(
                 row.openai_type,
                 row.openai_code,
                 &self.message,
@@ -166,9 +166,12 @@ impl ApiError {
         let row = row(self.kind);
         match dialect {
             Dialect::Anthropic => anthropic::error_event(row.anthropic_type, &self.message),
-            Dialect::OpenAiChat => {
-                openai::error_event(row.openai_type, row.openai_code, &self.message)
-            }
+            Dialect::OpenAiResponses => crate::translate::responses_error_event(
+                row.openai_type,
+                row.openai_code,
+                &self.message,
+            ),
+            _ => openai::error_event(row.openai_type, row.openai_code, &self.message),
         }
     }
 

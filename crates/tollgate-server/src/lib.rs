@@ -41,5 +41,6 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod titles;
+pub mod translate;
 
 pub use app::{BuildError, Gateway};

@@ -439,6 +439,13 @@ fn meter_whole(ex: &mut Exchange, dialect: Dialect, op: Operation, bytes: &[u8])
                 ex.record.stop_reason = s.finish_reason;
             }
         }
+        Dialect::OpenAiResponses | Dialect::Gemini | Dialect::Ollama => {
+            if let Ok(r) = crate::translate::decode_response(dialect, bytes) {
+                ex.set_usage(&r.usage);
+                ex.record.model_served = Some(r.model);
+                ex.record.stop_reason = r.stop_reason.map(|s| s.as_anthropic().to_owned());
+            }
+        }
     }
 }
 

@@ -33,7 +33,7 @@ impl Meter {
     pub fn new(dialect: Dialect, drop_usage_chunk: bool) -> Self {
         match dialect {
             Dialect::Anthropic => Self::Anthropic(anthropic::StreamMeter::new()),
-            Dialect::OpenAiChat => {
+            _ => {
                 Self::OpenAi { meter: openai::StreamMeter::new(), drop_usage_chunk }
             }
         }

@@ -228,7 +228,7 @@ fn request_body(dialect: Dialect, model: &str, preview: &str) -> (Endpoint, Valu
                 "messages": [{"role": "user", "content": prompt}],
             }),
         ),
-        Dialect::OpenAiChat => (
+        _ => (
             Endpoint::ChatCompletions,
             json!({
                 "model": model,
@@ -250,7 +250,7 @@ fn reply_text(dialect: Dialect, reply: &Value) -> Option<&str> {
             .iter()
             .find(|b| b["type"] == "text" || b["type"].is_null())?["text"]
             .as_str(),
-        Dialect::OpenAiChat => reply["choices"][0]["message"]["content"].as_str(),
+        _ => reply["choices"][0]["message"]["content"].as_str(),
     }
 }
 

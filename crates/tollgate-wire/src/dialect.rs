@@ -9,6 +9,13 @@ pub enum Dialect {
     Anthropic,
     /// OpenAI Chat Completions: `POST /v1/chat/completions`, data-only SSE ending in `[DONE]`.
     OpenAiChat,
+    /// OpenAI Responses: `POST /v1/responses`, named SSE events with sequence numbers.
+    OpenAiResponses,
+    /// Google Gemini: `models/{model}:generateContent` and `:streamGenerateContent?alt=sse`.
+    /// A provider dialect only.
+    Gemini,
+    /// Ollama's native `POST /api/chat`, streamed as NDJSON. A provider dialect only.
+    Ollama,
 }
 
 impl Dialect {
@@ -16,7 +23,27 @@ impl Dialect {
         match self {
             Self::Anthropic => "anthropic",
             Self::OpenAiChat => "openai-chat",
+            Self::OpenAiResponses => "openai-responses",
+            Self::Gemini => "gemini",
+            Self::Ollama => "ollama",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Dialect> {
+        Some(match s {
+            "anthropic" => Self::Anthropic,
+            "openai-chat" => Self::OpenAiChat,
+            "openai-responses" => Self::OpenAiResponses,
+            "gemini" => Self::Gemini,
+            "ollama" => Self::Ollama,
+            _ => return None,
+        })
+    }
+
+    /// The shape errors take for a client of this dialect: Anthropic's, or OpenAI's (which the
+    /// Responses API shares).
+    pub fn speaks_anthropic_errors(self) -> bool {
+        self == Self::Anthropic
     }
 }
 

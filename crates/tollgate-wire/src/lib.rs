@@ -7,7 +7,12 @@
 //! - [`sse`]: a sans-IO Server-Sent Events decoder that also reports frame boundaries, and the
 //!   encoder for frames Tollgate writes itself.
 //! - [`dialect`]: the API dialects Tollgate speaks, on the client side and the provider side.
-//! - [`anthropic`], [`openai`]: one folder per dialect with the same files: `request.rs`
+//! - [`canonical`]: the one request, response and stream-event model every dialect converts
+//!   through, the stream builder and validator, history repair and tool-id sanitising.
+//! - [`anthropic`], [`openai`] (Chat Completions), [`responses`] (OpenAI Responses), [`gemini`],
+//!   [`ollama`]: one folder per dialect. Each has `convert.rs` (whole requests and responses to
+//!   and from the canonical model) and `codec.rs` (its stream decoder and encoder). The two
+//!   dialects Tollgate also passes through byte for byte add `request.rs`
 //!   (validated envelopes over the raw body), `stream.rs` (a meter that reads usage and terminal
 //!   state beside a forwarded stream), `response.rs` (the same for whole responses) and
 //!   `error.rs` (the dialect's error body and stream error event).
@@ -21,11 +26,15 @@
 //! - [`search`]: the plain text an exchange is found by (last user turn and the answer).
 
 pub mod anthropic;
+pub mod canonical;
 pub mod client;
 pub mod dialect;
 pub mod estimate;
+pub mod gemini;
+pub mod ollama;
 pub mod openai;
 pub mod reconstruct;
+pub mod responses;
 pub mod search;
 pub mod secrets;
 pub mod session;

@@ -77,6 +77,8 @@ fn last_user_turn(dialect: Dialect, body: &[u8], out: &mut Text) {
                 trailing
             }
         }
+        // A Responses body has `input`, not `messages`: its search text is not extracted yet.
+        Dialect::OpenAiResponses | Dialect::Gemini | Dialect::Ollama => Vec::new(),
     };
     for message in turn {
         if message.role() == "tool" {

@@ -342,6 +342,7 @@ fn environment(dialect: Dialect, body: &Body<'_>) -> (Option<String>, Option<Str
                 body.messages.iter().filter(|m| matches!(m.role(), "system" | "developer"));
             system.extend(instructions.map(|m| plain_text(m.content)));
         }
+        Dialect::OpenAiResponses | Dialect::Gemini | Dialect::Ollama => {}
     }
     let mut cwd = None;
     let mut branch = None;

@@ -23,7 +23,7 @@ fn entry(dialect: Dialect, id: &str, owner: &str) -> Value {
         Dialect::Anthropic => {
             json!({"type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z"})
         }
-        Dialect::OpenAiChat => {
+        _ => {
             json!({"id": id, "object": "model", "created": 0, "owned_by": owner})
         }
     }
@@ -84,7 +84,7 @@ pub async fn list(
                 "last_id": page.last().map(|(m, _)| m.clone()),
             })
         }
-        Dialect::OpenAiChat => {
+        _ => {
             json!({"object": "list", "data": names.iter().map(|(m, p)| entry(dialect, m, p)).collect::<Vec<_>>()})
         }
     };

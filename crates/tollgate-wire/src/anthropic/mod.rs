@@ -4,6 +4,8 @@
 //! `stream` (meter over forwarded SSE), `response` (meter over a whole response), `error`
 //! (error body and stream error event).
 
+pub mod codec;
+pub mod convert;
 pub mod error;
 pub mod request;
 pub mod response;

@@ -3,6 +3,8 @@
 //!
 //! Files, as in every dialect folder: `request`, `stream`, `response`, `error`.
 
+pub mod codec;
+pub mod convert;
 pub mod error;
 pub mod request;
 pub mod response;

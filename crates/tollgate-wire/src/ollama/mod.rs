@@ -1,0 +1,5 @@
+//! ollama dialect. Files: `convert` (whole requests and responses <-> canonical), `codec` (the
+//! stream, decoded and encoded).
+
+pub mod codec;
+pub mod convert;

@@ -51,4 +51,7 @@ pub struct Quirks {
     pub single_system: bool,
     /// Drop `temperature` and `top_p` (reasoning models reject them).
     pub no_sampling: bool,
+    /// OpenAI Chat: the model takes `reasoning_effort` (o-series, gpt-5, DeepSeek reasoner);
+    /// other models reject it, so thinking requests to them are sent without it (noted).
+    pub reasoning_effort: bool,
 }

@@ -5,7 +5,7 @@
 #
 #   e2e/run.sh                 build (debug), set up e2e/.venv and e2e/node_modules, run all
 #   TOLLGATE_BIN=... MOCK_BIN=... e2e/run.sh      use these binaries, skip cargo
-#   E2E_SUITES=sdks e2e/run.sh                    only some suites (sdks, claude_code)
+#   E2E_SUITES=sdks e2e/run.sh                    only some suites (sdks, translation, claude_code)
 #   E2E_ONLY=thinking e2e/run.sh                  only tests whose name contains this
 #   E2E_VERBOSE=1 / E2E_KEEP=1                    more output / keep the temp dir and logs
 #
@@ -15,7 +15,7 @@ set -euo pipefail
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$E2E_DIR")"
-SUITES="${E2E_SUITES:-sdks claude_code}"
+SUITES="${E2E_SUITES:-sdks translation claude_code}"
 KEY="tg-e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 STARTED=$SECONDS
 
@@ -119,6 +119,15 @@ done
 GATEWAY_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT"
 mkdir -p "$TMP/data"
+# Providers of every dialect, all on the mock: Gemini by its key variable, the Ollama native API
+# and a Responses-only endpoint from the file.
+cat > "$TMP/tollgate.toml" <<TOML
+[providers.ollama-native]
+base_url = "$MOCK_URL"
+[providers.openai-responses]
+base_url = "$MOCK_URL/v1"
+api_key = "dummy"
+TOML
 # The gateway gets a clean environment: only the provider keys below (the clients get the
 # gateway key only), and no stray TOLLGATE_* variable (it rejects ones it does not know, such
 # as this script's TOLLGATE_BIN).
@@ -130,6 +139,9 @@ env -i PATH="$PATH" HOME="$TMP" RUST_BACKTRACE=1 \
     TOLLGATE_ANTHROPIC_BASE_URL="$MOCK_URL" \
     OPENAI_API_KEY=dummy \
     TOLLGATE_OPENAI_BASE_URL="$MOCK_URL/v1" \
+    GEMINI_API_KEY=dummy \
+    TOLLGATE_GEMINI_BASE_URL="$MOCK_URL/v1beta" \
+    TOLLGATE_CONFIG="$TMP/tollgate.toml" \
     TOLLGATE_LOG_FORMAT=pretty \
     TOLLGATE_SHUTDOWN_GRACE=2s \
     NO_COLOR=1 \

@@ -11,6 +11,8 @@ pub enum AuthScheme {
     XApiKey,
     /// `Authorization: Bearer KEY`.
     Bearer,
+    /// `x-goog-api-key: KEY` (Gemini).
+    GoogApiKey,
 }
 
 #[derive(Debug)]
@@ -30,6 +32,9 @@ pub struct Preset {
     pub local: bool,
     /// Appended to a configured base URL that lacks it (Ollama's OpenAI endpoint is under `/v1`).
     pub required_suffix: Option<&'static str>,
+    /// Further dialects the provider serves natively at the same base URL (OpenAI serves the
+    /// Responses API beside Chat Completions), so their clients pass through untranslated.
+    pub also_speaks: &'static [Dialect],
 }
 
 pub static PRESETS: &[Preset] = &[
@@ -43,6 +48,7 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &["claude-*"],
         local: false,
         required_suffix: None,
+        also_speaks: &[],
     },
     Preset {
         name: "openai",
@@ -54,6 +60,7 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &["gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "codex-*"],
         local: false,
         required_suffix: None,
+        also_speaks: &[Dialect::OpenAiResponses],
     },
     Preset {
         name: "openrouter",
@@ -65,6 +72,7 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &["*/*"],
         local: false,
         required_suffix: None,
+        also_speaks: &[],
     },
     Preset {
         name: "deepseek",
@@ -76,6 +84,7 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &["deepseek-*"],
         local: false,
         required_suffix: None,
+        also_speaks: &[],
     },
     Preset {
         name: "groq",
@@ -87,6 +96,7 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &[],
         local: false,
         required_suffix: None,
+        also_speaks: &[],
     },
     Preset {
         name: "together",
@@ -98,6 +108,7 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &[],
         local: false,
         required_suffix: None,
+        also_speaks: &[],
     },
     Preset {
         name: "vllm",
@@ -109,6 +120,7 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &[],
         local: true,
         required_suffix: None,
+        also_speaks: &[],
     },
     Preset {
         name: "llamacpp",
@@ -120,6 +132,7 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &[],
         local: true,
         required_suffix: None,
+        also_speaks: &[],
     },
     Preset {
         name: "ollama",
@@ -131,6 +144,46 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &[],
         local: true,
         required_suffix: Some("/v1"),
+        also_speaks: &[],
+    },
+    Preset {
+        // OpenAI's Responses API as a provider's only dialect (OpenAI itself speaks it beside
+        // Chat; this preset is for Responses-only endpoints and for sending Chat and Anthropic
+        // clients to it). Enabled in the file only.
+        name: "openai-responses",
+        dialect: Dialect::OpenAiResponses,
+        base_url: "https://api.openai.com/v1",
+        auth: AuthScheme::Bearer,
+        key_env: None,
+        base_url_env: None,
+        model_patterns: &[],
+        local: false,
+        required_suffix: None,
+        also_speaks: &[],
+    },
+    Preset {
+        name: "gemini",
+        dialect: Dialect::Gemini,
+        base_url: "https://generativelanguage.googleapis.com/v1beta",
+        auth: AuthScheme::GoogApiKey,
+        key_env: Some("GEMINI_API_KEY"),
+        base_url_env: None,
+        model_patterns: &["gemini-*"],
+        local: false,
+        required_suffix: None,
+        also_speaks: &[],
+    },
+    Preset {
+        name: "ollama-native",
+        dialect: Dialect::Ollama,
+        base_url: "http://127.0.0.1:11434",
+        auth: AuthScheme::Bearer,
+        key_env: None,
+        base_url_env: None,
+        model_patterns: &[],
+        local: true,
+        required_suffix: None,
+        also_speaks: &[],
     },
     Preset {
         name: "openai-compatible",
@@ -142,6 +195,7 @@ pub static PRESETS: &[Preset] = &[
         model_patterns: &[],
         local: false,
         required_suffix: None,
+        also_speaks: &[],
     },
 ];
 

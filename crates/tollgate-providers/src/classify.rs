@@ -55,9 +55,10 @@ pub fn classify(dialect: Dialect, status: u16, body: &[u8]) -> UpstreamFailure {
         }
         // Ollama: `{"error": "message"}`.
         Dialect::Ollama => {
-            match serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| {
-                v.get("error").and_then(serde_json::Value::as_str).map(str::to_owned)
-            }) {
+            match serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(serde_json::Value::as_str).map(str::to_owned))
+            {
                 Some(m) => (true, None, m),
                 None => (false, None, snippet(body)),
             }

@@ -9,10 +9,12 @@
 //! - [`client`]: [`UpstreamClient`], the pooled reqwest client with connect and first-byte
 //!   timeouts.
 //! - [`classify`]: upstream status + body -> [`UpstreamFailure`].
+//! - [`quirks`]: per-provider and per-model request transforms, as a table.
 
 pub mod classify;
 pub mod client;
 pub mod provider;
+pub mod quirks;
 
 pub use classify::{FailureKind, UpstreamFailure, classify};
 pub use client::{SendError, UpstreamClient};

@@ -11,6 +11,8 @@ pub enum Endpoint {
     Messages,
     CountTokens,
     ChatCompletions,
+    /// OpenAI Responses (`/responses`).
+    Responses,
     Models,
 }
 
@@ -23,6 +25,8 @@ pub struct Provider {
     pub dialect: Dialect,
     pub base_url: String,
     pub local: bool,
+    /// Further dialects served natively at the same base URL.
+    pub also_speaks: &'static [Dialect],
     auth: AuthScheme,
     key: Option<Secret>,
     extra_headers: HeaderMap,
@@ -49,23 +53,50 @@ impl Provider {
             dialect: c.dialect(),
             base_url: c.base_url.clone(),
             local: c.preset.local,
+            also_speaks: c.preset.also_speaks,
             auth: c.preset.auth,
             key: c.api_key.clone(),
             extra_headers,
         })
     }
 
-    /// The URL of `endpoint`, or `None` when this provider's dialect has no such operation.
+    /// Whether clients of `dialect` can be passed through to this provider untranslated.
+    pub fn speaks(&self, dialect: Dialect) -> bool {
+        self.dialect == dialect || self.also_speaks.contains(&dialect)
+    }
+
+    /// The URL of `endpoint`, or `None` when this provider has no such operation.
     pub fn url(&self, endpoint: Endpoint) -> Option<String> {
+        let responses = self.speaks(Dialect::OpenAiResponses);
         let path = match (self.dialect, endpoint) {
             (Dialect::Anthropic, Endpoint::Messages) => "/v1/messages",
             (Dialect::Anthropic, Endpoint::CountTokens) => "/v1/messages/count_tokens",
             (Dialect::Anthropic, Endpoint::Models) => "/v1/models",
             (Dialect::OpenAiChat, Endpoint::ChatCompletions) => "/chat/completions",
-            (Dialect::OpenAiChat, Endpoint::Models) => "/models",
+            (Dialect::OpenAiChat | Dialect::OpenAiResponses, Endpoint::Models) => "/models",
+            (_, Endpoint::Responses) if responses => "/responses",
+            (Dialect::Gemini, Endpoint::Models) => "/models",
+            (Dialect::Ollama, Endpoint::Models) => "/api/tags",
             _ => return None,
         };
         Some(format!("{}{path}", self.base_url))
+    }
+
+    /// The URL a translated chat request goes to, in this provider's own dialect: always the
+    /// streaming variant when `stream` (Tollgate streams upstream and assembles for clients
+    /// that did not ask for a stream).
+    pub fn chat_url(&self, model: &str, stream: bool) -> String {
+        let base = &self.base_url;
+        match self.dialect {
+            Dialect::Anthropic => format!("{base}/v1/messages"),
+            Dialect::OpenAiChat => format!("{base}/chat/completions"),
+            Dialect::OpenAiResponses => format!("{base}/responses"),
+            Dialect::Gemini if stream => {
+                format!("{base}/models/{model}:streamGenerateContent?alt=sse")
+            }
+            Dialect::Gemini => format!("{base}/models/{model}:generateContent"),
+            Dialect::Ollama => format!("{base}/api/chat"),
+        }
     }
 
     /// Headers for an upstream request: the provider's auth (never the client's), its extra
@@ -83,6 +114,9 @@ impl Provider {
                 AuthScheme::Bearer => {
                     (http::header::AUTHORIZATION, format!("Bearer {}", key.expose()))
                 }
+                AuthScheme::GoogApiKey => {
+                    (HeaderName::from_static("x-goog-api-key"), key.expose().to_owned())
+                }
             };
             if let Ok(mut v) = HeaderValue::from_str(&value) {
                 v.set_sensitive(true);
@@ -96,6 +130,21 @@ impl Provider {
             h.insert(k.clone(), v.clone());
         }
         h
+    }
+
+    /// A prepared translated chat request: the dialect's chat URL for `model`, headers, body.
+    pub fn chat_request(
+        &self,
+        client: &reqwest::Client,
+        model: &str,
+        passthrough: &HeaderMap,
+        body: Bytes,
+    ) -> reqwest::RequestBuilder {
+        client
+            .post(self.chat_url(model, true))
+            .headers(self.headers(passthrough))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
     }
 
     /// A prepared request: URL, headers and body.

@@ -81,6 +81,7 @@ impl Gateway {
             in_flight: InFlight::default(),
             metrics,
             titles: crate::titles::Backoff::default(),
+            translation: crate::translate::memory::Memory::default(),
         });
         let mut background = discovery::spawn(state.clone());
         background.extend(crate::retention::spawn(state.clone()));

@@ -28,6 +28,7 @@ pub enum Operation {
     Messages,
     CountTokens,
     ChatCompletions,
+    Responses,
 }
 
 impl Operation {
@@ -35,6 +36,7 @@ impl Operation {
         match self {
             Self::Messages | Self::CountTokens => Dialect::Anthropic,
             Self::ChatCompletions => Dialect::OpenAiChat,
+            Self::Responses => Dialect::OpenAiResponses,
         }
     }
 
@@ -43,6 +45,7 @@ impl Operation {
             Self::Messages => "messages",
             Self::CountTokens => "count_tokens",
             Self::ChatCompletions => "chat_completions",
+            Self::Responses => "responses",
         }
     }
 
@@ -51,6 +54,7 @@ impl Operation {
             Self::Messages => Endpoint::Messages,
             Self::CountTokens => Endpoint::CountTokens,
             Self::ChatCompletions => Endpoint::ChatCompletions,
+            Self::Responses => Endpoint::Responses,
         }
     }
 }
@@ -85,9 +89,9 @@ pub async fn handle(
     }
 }
 
-type Failure = (ApiError, Outcome);
+pub(crate) type Failure = (ApiError, Outcome);
 
-fn reject(e: ApiError) -> Failure {
+pub(crate) fn reject(e: ApiError) -> Failure {
     (e, Outcome::Rejected)
 }
 
@@ -125,7 +129,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     }
 }
 
-fn invalid(e: InvalidBody) -> ApiError {
+pub(crate) fn invalid(e: InvalidBody) -> ApiError {
     ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.path)
 }
 
@@ -143,6 +147,10 @@ fn parse(op: Operation, body: &Bytes, max_messages: usize) -> Result<Parsed, Api
             let r = openai::ChatRequest::parse(body, max_messages).map_err(invalid)?;
             let usage_body = r.with_usage_requested(body);
             Parsed { model: r.model, model_span: r.model_span, stream: r.stream, usage_body }
+        }
+        Operation::Responses => {
+            let r = tollgate_wire::responses::request::Envelope::parse(body).map_err(invalid)?;
+            Parsed { model: r.model, model_span: r.model_span, stream: r.stream, usage_body: None }
         }
     })
 }
@@ -194,17 +202,14 @@ async fn run(
     ex.record.provider = Some(provider.name.clone());
     ex.record.route_reason = Some(target.reason.to_string());
 
-    if provider.dialect != dialect {
+    if !provider.speaks(dialect) {
         if op == Operation::CountTokens {
             return Ok(local_count_tokens(ex, &body));
         }
-        return Err(reject(ApiError::new(
-            ErrorKind::InvalidRequest,
-            format!(
-                "model `{}` is served by provider `{}`, which speaks {}; this endpoint speaks {} and translation between them is not available yet. Use a model from a provider that speaks {}.",
-                parsed.model, provider.name, provider.dialect, dialect, dialect
-            ),
-        ).with_param(Some("model".into()))));
+        return crate::translate::forward::forward(
+            state, dialect, ex, headers, &body, &target, provider,
+        )
+        .await;
     }
 
     let upstream_body = rewrite_body(&body, &parsed, &target);
@@ -260,7 +265,7 @@ async fn run(
     Ok(response(status, out_headers, Body::from(bytes)))
 }
 
-fn response(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+pub(crate) fn response(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
@@ -307,7 +312,7 @@ fn locate_model(body: &[u8]) -> Option<std::ops::Range<usize>> {
     splice::span_of(body, m.model)
 }
 
-fn send_failure(provider: &Provider, e: SendError) -> Failure {
+pub(crate) fn send_failure(provider: &Provider, e: SendError) -> Failure {
     match e {
         SendError::FirstByteTimeout(_) => (
             ApiError::new(ErrorKind::UpstreamTimeout, format!("provider `{}`: {e}", provider.name)),
@@ -324,7 +329,7 @@ fn send_failure(provider: &Provider, e: SendError) -> Failure {
 /// read whole to be reported.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-async fn upstream_failure(
+pub(crate) async fn upstream_failure(
     state: &AppState,
     provider: &Provider,
     dialect: Dialect,

@@ -1,4 +1,5 @@
-//! Relaying an upstream event stream to a client of the same dialect.
+//! Relaying an upstream event stream to a client of the same dialect (the translating relay is
+//! `translate::relay`).
 //!
 //! Bytes pass through unchanged, but only in whole frames: each chunk is fed to the SSE decoder,
 //! and bytes are released up to the last frame boundary. So when an upstream breaks off, dies of
@@ -26,16 +27,63 @@ type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 /// A stream meter for either dialect.
 pub enum Meter {
     Anthropic(anthropic::StreamMeter),
-    OpenAi { meter: openai::StreamMeter, drop_usage_chunk: bool },
+    OpenAi {
+        meter: openai::StreamMeter,
+        drop_usage_chunk: bool,
+    },
+    /// Any other dialect, read through its canonical stream decoder.
+    Canonical(Box<CanonicalMeter>),
+}
+
+/// A meter built on a dialect's canonical stream decoder.
+pub struct CanonicalMeter {
+    decoder: Box<dyn tollgate_wire::canonical::StreamDecoder>,
+    events: Vec<tollgate_wire::canonical::StreamEvent>,
+    usage: tollgate_wire::Usage,
+    model: Option<String>,
+    stop_reason: Option<String>,
+    end: Option<Result<(), (String, String)>>,
+}
+
+impl CanonicalMeter {
+    fn observe(&mut self, frame: &SseFrame) {
+        use tollgate_wire::canonical::StreamEvent as E;
+        self.decoder.decode(frame, &mut self.events);
+        for ev in self.events.drain(..) {
+            match ev {
+                E::MessageStart { model, usage, .. } => {
+                    self.model = Some(model);
+                    self.usage = usage;
+                }
+                E::MessageDelta { stop_reason, usage, .. } => {
+                    self.stop_reason = stop_reason.map(|s| s.as_anthropic().to_owned());
+                    self.usage = usage;
+                }
+                E::MessageStop if self.end.is_none() => self.end = Some(Ok(())),
+                E::Error { kind, message } if self.end.is_none() => {
+                    self.end = Some(Err((kind, message)));
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 impl Meter {
     pub fn new(dialect: Dialect, drop_usage_chunk: bool) -> Self {
         match dialect {
             Dialect::Anthropic => Self::Anthropic(anthropic::StreamMeter::new()),
-            _ => {
+            Dialect::OpenAiChat => {
                 Self::OpenAi { meter: openai::StreamMeter::new(), drop_usage_chunk }
             }
+            _ => Self::Canonical(Box::new(CanonicalMeter {
+                decoder: crate::translate::decoder(dialect),
+                events: Vec::new(),
+                usage: tollgate_wire::Usage::default(),
+                model: None,
+                stop_reason: None,
+                end: None,
+            })),
         }
     }
 
@@ -49,6 +97,10 @@ impl Meter {
             Self::OpenAi { meter, drop_usage_chunk } => {
                 let kind = meter.observe(frame);
                 !(*drop_usage_chunk && kind == openai::stream::FrameKind::UsageOnly)
+            }
+            Self::Canonical(m) => {
+                m.observe(frame);
+                true
             }
         }
     }
@@ -70,6 +122,7 @@ impl Meter {
                     Some(Err((error_type.clone(), message.clone())))
                 }
             },
+            Self::Canonical(m) => m.end.clone(),
         }
     }
 
@@ -86,6 +139,11 @@ impl Meter {
                 }
                 ex.record.model_served.clone_from(&meter.model);
                 ex.record.stop_reason.clone_from(&meter.finish_reason);
+            }
+            Self::Canonical(m) => {
+                ex.set_usage(&m.usage);
+                ex.record.model_served.clone_from(&m.model);
+                ex.record.stop_reason.clone_from(&m.stop_reason);
             }
         }
     }

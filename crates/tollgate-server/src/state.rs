@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Sessions whose title call failed recently ([`crate::titles`]).
     pub titles: crate::titles::Backoff,
+    /// What translation keeps between turns ([`crate::translate::memory`]).
+    pub translation: crate::translate::memory::Memory,
 }
 
 impl AppState {

@@ -22,6 +22,7 @@ use crate::mock::MockUpstream;
 pub const KEY: &str = "tg-test-master-key";
 pub const ANTHROPIC_UPSTREAM_KEY: &str = "sk-ant-upstream";
 pub const OPENAI_UPSTREAM_KEY: &str = "sk-openai-upstream";
+pub const GEMINI_UPSTREAM_KEY: &str = "gemini-upstream-key";
 
 pub struct TestGateway {
     pub addr: SocketAddr,
@@ -41,6 +42,7 @@ pub struct TestGateway {
 pub struct Builder {
     env: BTreeMap<String, String>,
     toml: Option<String>,
+    every_dialect: bool,
 }
 
 impl Builder {
@@ -53,6 +55,14 @@ impl Builder {
     /// A `tollgate.toml` body.
     pub fn toml(mut self, text: &str) -> Self {
         self.toml = Some(text.to_owned());
+        self
+    }
+
+    /// Adds a provider of every other dialect on the same mock: `gemini` (by its key variable),
+    /// `ollama-native` and `openai-responses` (from the file), beside the default Anthropic and
+    /// OpenAI Chat providers.
+    pub fn every_dialect(mut self) -> Self {
+        self.every_dialect = true;
         self
     }
 
@@ -71,8 +81,19 @@ impl Builder {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        let mut toml = self.toml;
+        if self.every_dialect {
+            env.insert("GEMINI_API_KEY".into(), GEMINI_UPSTREAM_KEY.into());
+            env.insert("TOLLGATE_GEMINI_BASE_URL".into(), format!("{}/v1beta", mock.url()));
+            let extra = format!(
+                "[providers.ollama-native]\nbase_url = \"{}\"\n[providers.openai-responses]\nbase_url = \"{}\"\napi_key = \"{OPENAI_UPSTREAM_KEY}\"\n",
+                mock.url(),
+                mock.openai_url()
+            );
+            toml = Some(toml.map_or(extra.clone(), |t| format!("{t}\n{extra}")));
+        }
         env.extend(self.env);
-        let file = self.toml.map(|text| {
+        let file = toml.map(|text| {
             let p = dir.path().join("tollgate.toml");
             std::fs::write(&p, text).expect("write config");
             p
@@ -121,7 +142,7 @@ impl Builder {
 
 impl TestGateway {
     pub fn builder() -> Builder {
-        Builder { env: BTreeMap::new(), toml: None }
+        Builder { env: BTreeMap::new(), toml: None, every_dialect: false }
     }
 
     /// A gateway with Anthropic and OpenAI providers pointing at one mock.
@@ -147,6 +168,15 @@ impl TestGateway {
     pub fn openai(&self, body: &Value) -> reqwest::RequestBuilder {
         self.client
             .post(self.url("/v1/chat/completions"))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    }
+
+    /// `POST /v1/responses` as the OpenAI SDK (and Codex) sends it.
+    pub fn responses(&self, body: &Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url("/v1/responses"))
             .bearer_auth(KEY)
             .header("content-type", "application/json")
             .body(body.to_string())

@@ -10,6 +10,7 @@ pub mod anthropic;
 pub mod health;
 pub mod models;
 pub mod openai;
+pub mod responses;
 
 use std::sync::Arc;
 
@@ -41,6 +42,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         // For clients configured with a base URL that lacks `/v1`.
         .route("/chat/completions", post(openai::chat_completions))
+        .route("/v1/responses", post(responses::create))
+        .route("/responses", post(responses::create))
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
         .route("/v1/models/{*id}", get(models::get))
@@ -81,6 +84,8 @@ async fn request_id(mut req: Request, next: Next) -> Response {
 pub fn guess_dialect(path: &str, headers: &HeaderMap) -> Dialect {
     if path.starts_with("/v1/messages") || headers.contains_key("anthropic-version") {
         Dialect::Anthropic
+    } else if path.starts_with("/v1/responses") || path.starts_with("/responses") {
+        Dialect::OpenAiResponses
     } else {
         Dialect::OpenAiChat
     }

@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test on unexpected shapes")]
 
+mod conformance;
 mod errors;
 mod front_door;
 mod history;

@@ -1,7 +1,19 @@
-//! Translation between a client's dialect and a provider's: the per-dialect converters of
-//! `tollgate-wire` picked by [`Dialect`], and the translating stream relay.
+//! Translation between a client's dialect and a provider's.
+//!
+//! # Layout
+//! - this file: the per-dialect converters of `tollgate-wire` picked by [`Dialect`], and the
+//!   client-side encoder context (ids, timestamps, what the client asked for).
+//! - [`forward`]: the request path for a provider of another dialect.
+//! - [`relay`]: the translating stream relay.
+//! - [`memory`]: what is kept between turns (thinking for Chat clients, signature origins,
+//!   Responses conversations).
+
+pub mod forward;
+pub mod memory;
+pub mod relay;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use tollgate_wire::canonical::{self, Note, Request, Response, StreamDecoder, StreamEncoder};
 use tollgate_wire::sse::SseFrame;
 use tollgate_wire::{Dialect, InvalidBody, anthropic, gemini, ollama, openai, responses};
@@ -95,4 +107,68 @@ pub fn responses_error_event(error_type: &str, code: Option<&str>, message: &str
     let mut out = Vec::new();
     tollgate_wire::sse::write_frame(&mut out, Some("error"), &data.to_string());
     out
+}
+
+/// What a client-side encoder needs beyond the events: ids and timestamps it must invent (the
+/// wire crate has no clock), and what the client asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ClientContext {
+    /// Unix seconds.
+    pub created: u64,
+    /// Chat: the client asked for the trailing usage chunk.
+    pub include_usage: bool,
+    /// Responses: the id of the response being written (`resp_...`), under which the
+    /// conversation is kept for `previous_response_id`.
+    pub response_id: String,
+    /// Responses: tools the client declared as freeform (`custom`), whose calls go back as
+    /// `custom_tool_call` with raw text.
+    pub custom_tools: Vec<String>,
+}
+
+pub fn encoder_context(
+    _state: &crate::state::AppState,
+    client: Dialect,
+    req: &Request,
+    _headers: &HeaderMap,
+) -> ClientContext {
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let include_usage = client == Dialect::OpenAiChat
+        && req
+            .extra
+            .fields
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+    let custom_tools = req
+        .tools
+        .iter()
+        .filter(|t| matches!(t.kind, canonical::ToolKind::Custom { .. }))
+        .map(|t| t.name.clone())
+        .collect();
+    ClientContext {
+        created,
+        include_usage,
+        response_id: format!("resp_{}", uuid::Uuid::now_v7().simple()),
+        custom_tools,
+    }
+}
+
+/// The client's stream encoder.
+pub fn client_encoder(client: Dialect, _ctx: &ClientContext) -> Box<dyn StreamEncoder> {
+    encoder(client)
+}
+
+/// The client's whole-response body.
+pub fn client_response(client: Dialect, resp: &Response, _ctx: &ClientContext) -> Vec<u8> {
+    let mut notes = Vec::new();
+    match client {
+        Dialect::Anthropic => anthropic::convert::encode_response(resp, &mut notes),
+        Dialect::OpenAiChat => openai::convert::encode_response(resp, &mut notes),
+        Dialect::OpenAiResponses => responses::convert::encode_response(resp, &mut notes),
+        Dialect::Gemini => gemini::convert::encode_response(resp, &mut notes),
+        Dialect::Ollama => ollama::convert::encode_response(resp, &mut notes),
+    }
 }

@@ -1,0 +1,231 @@
+//! The request path when the provider speaks another dialect than the client: decode the body
+//! into the canonical model, restore what the client could not carry (thinking, a Responses
+//! conversation), encode it for the provider, always stream upstream (principle 9), and
+//! translate the stream back, or assemble it for a client that asked for a whole response.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use tollgate_providers::Provider;
+use tollgate_routing::Target;
+use tollgate_wire::Dialect;
+use tollgate_wire::canonical::{self, Block, Message, Origin, Request, Role, StopReason};
+
+use super::memory::Conversation;
+use super::relay::{End, Framing, OnComplete, TranslatingRelay, Translation, failure_kind};
+use super::{client_encoder, client_response, decode_request, encoder_context};
+use crate::error::{ApiError, ErrorKind};
+use crate::exchange::{Exchange, Outcome};
+use crate::headers;
+use crate::pipeline::{Failure, invalid, reject, response, send_failure, upstream_failure};
+use crate::state::AppState;
+
+/// Client headers that still mean something to a provider of another dialect.
+const TRANSLATED_UPSTREAM: &[&str] = &["user-agent", "idempotency-key"];
+
+pub async fn forward(
+    state: &Arc<AppState>,
+    client: Dialect,
+    ex: &mut Exchange,
+    client_headers: &HeaderMap,
+    body: &Bytes,
+    target: &Target,
+    provider: &Provider,
+) -> Result<Response, Failure> {
+    let mut req = decode_request(client, body).map_err(|e| reject(invalid(e)))?;
+    let previous = previous_conversation(state, client, &req)?;
+    if let Some(conv) = &previous {
+        req.messages.splice(0..0, conv.messages.iter().cloned());
+    }
+    state.translation.restore(&mut req, client == Dialect::OpenAiChat);
+
+    let canon_target = canonical::Target {
+        model: target.model.clone(),
+        provider: provider.name.clone(),
+        quirks: tollgate_providers::quirks::quirks(provider, &target.model),
+    };
+    let client_streams = req.stream;
+    req.stream = true;
+    let mut notes = Vec::new();
+    let upstream_body =
+        Bytes::from(super::encode_request(provider.dialect, &req, &canon_target, &mut notes));
+    if !notes.is_empty() {
+        let notes: Vec<&str> = notes.iter().map(|n| n.0.as_str()).collect();
+        tracing::info!(
+            request_id = %ex.record.request_id,
+            provider = %provider.name,
+            notes = ?notes,
+            "translation dropped or changed what the provider cannot take"
+        );
+    }
+    if ex.record_bodies() {
+        ex.record.forwarded_body = Some(upstream_body.clone());
+    }
+
+    let passthrough: HeaderMap = headers::upstream(client_headers, &ex.record.request_id)
+        .into_iter()
+        .filter_map(|(k, v)| k.map(|k| (k, v)))
+        .filter(|(k, _)| {
+            TRANSLATED_UPSTREAM.contains(&k.as_str()) || k.as_str() == headers::REQUEST_ID
+        })
+        .collect();
+    let rb = provider.chat_request(state.client.http(), &target.model, &passthrough, upstream_body);
+    let resp = state.client.send(rb).await.map_err(|e| send_failure(provider, e))?;
+    ex.record.upstream_request_id = headers::upstream_request_id(resp.headers());
+    if !resp.status().is_success() {
+        return Err(upstream_failure(state, provider, client, resp).await);
+    }
+
+    let ctx = encoder_context(state, client, &req, client_headers);
+    let origin = Origin {
+        provider: provider.name.clone(),
+        family: canonical::target::model_family(&target.model),
+    };
+    let on_complete =
+        remember(state.clone(), client, origin, req.messages, ctx.response_id.clone());
+    let framing = match provider.dialect {
+        Dialect::Ollama => Framing::Lines(Vec::new()),
+        _ => Framing::Sse(tollgate_wire::sse::SseDecoder::new()),
+    };
+    let decoder = super::decoder(provider.dialect);
+    let stop_name = stop_name(client);
+    let mut out_headers = headers::downstream(resp.headers());
+    let upstream = Box::pin(resp.bytes_stream());
+    let idle = state.config.timeouts.idle;
+
+    if client_streams {
+        let translation = Translation::new(framing, decoder, Some(client_encoder(client, &ctx)));
+        let relay = TranslatingRelay::new(
+            upstream,
+            translation,
+            idle,
+            ex.hand_off(),
+            stop_name,
+            on_complete,
+        );
+        out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        out_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        out_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        return Ok(response(StatusCode::OK, out_headers, Body::from_stream(relay)));
+    }
+
+    // A whole response: read the stream to its end, then answer in one piece. Nothing has
+    // reached the client yet, so a failure is still an HTTP error status.
+    let mut t = Translation::new(framing, decoder, None);
+    let mut sink = Vec::new();
+    let mut upstream = upstream;
+    loop {
+        match tokio::time::timeout(idle, upstream.next()).await {
+            Err(_) => {
+                let msg = format!("the provider sent nothing for {idle:?}");
+                return Err((ApiError::new(ErrorKind::UpstreamTimeout, msg), Outcome::Timeout));
+            }
+            Ok(None) => {
+                t.end_of_input(&mut sink);
+                break;
+            }
+            Ok(Some(Ok(chunk))) => {
+                t.push(&chunk, &mut sink);
+                if t.end.is_some() {
+                    break;
+                }
+            }
+            Ok(Some(Err(e))) => {
+                let msg = format!(
+                    "the provider's response failed: {}",
+                    tollgate_providers::client::error_chain(&e)
+                );
+                return Err((
+                    ApiError::new(ErrorKind::UpstreamError, msg),
+                    Outcome::UpstreamBrokeOff,
+                ));
+            }
+        }
+    }
+    ex.mark_first_byte();
+    super::relay::apply(&t, ex, stop_name);
+    match t.take_response() {
+        Ok(answer) => {
+            on_complete(&answer);
+            let bytes = Bytes::from(client_response(client, &answer, &ctx));
+            if ex.record_bodies() {
+                ex.record.response_body = Some(bytes.clone());
+            }
+            out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            ex.finish(200, Outcome::Ok);
+            Ok(response(StatusCode::OK, out_headers, Body::from(bytes)))
+        }
+        Err(f) => {
+            let outcome = match t.end {
+                Some(End::Failed(_)) => Outcome::StreamError,
+                _ => Outcome::UpstreamBrokeOff,
+            };
+            let message = format!("provider `{}`: {}", provider.name, f.message);
+            Err((ApiError::new(failure_kind(&f.kind), message), outcome))
+        }
+    }
+}
+
+/// `previous_response_id` for a Responses client whose provider keeps no state: the
+/// conversation Tollgate kept, or a 400 naming the id, as OpenAI answers.
+fn previous_conversation(
+    state: &AppState,
+    client: Dialect,
+    req: &Request,
+) -> Result<Option<Arc<Conversation>>, Failure> {
+    if client != Dialect::OpenAiResponses {
+        return Ok(None);
+    }
+    let Some(id) = req.extra.fields.get("previous_response_id").and_then(|v| v.as_str()) else {
+        return Ok(None);
+    };
+    match state.translation.conversation(id) {
+        Some(c) => Ok(Some(c)),
+        None => Err(reject(
+            ApiError::new(
+                ErrorKind::InvalidRequest,
+                format!("Previous response with id '{id}' not found."),
+            )
+            .with_param(Some("previous_response_id".into())),
+        )),
+    }
+}
+
+/// What the gateway keeps once an answer is complete: signature origins always; thinking by
+/// tool-call id for Chat clients; the conversation for Responses clients.
+fn remember(
+    state: Arc<AppState>,
+    client: Dialect,
+    origin: Origin,
+    input: Vec<Message>,
+    response_id: String,
+) -> OnComplete {
+    Box::new(move |answer| {
+        let mut content = answer.content.clone();
+        for b in &mut content {
+            match b {
+                Block::Thinking(t) => t.origin = Some(origin.clone()),
+                Block::RedactedThinking(r) => r.origin = Some(origin.clone()),
+                _ => {}
+            }
+        }
+        state.translation.remember_answer(&content, client == Dialect::OpenAiChat);
+        if client == Dialect::OpenAiResponses {
+            let mut messages = input;
+            messages.push(Message { role: Role::Assistant, content });
+            state.translation.keep_conversation(response_id, Conversation { messages });
+        }
+    })
+}
+
+/// The stop reason as the client's dialect names it, for the history.
+fn stop_name(client: Dialect) -> fn(&StopReason) -> String {
+    match client {
+        Dialect::OpenAiChat => |s| s.as_openai().to_owned(),
+        _ => |s| s.as_anthropic().to_owned(),
+    }
+}

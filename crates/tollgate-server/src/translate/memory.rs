@@ -1,0 +1,228 @@
+//! What the gateway remembers between turns so translation loses nothing a client cannot carry:
+//!
+//! - **Thinking for OpenAI Chat clients.** Chat has no field to send thinking back, yet Claude
+//!   rejects a tool loop whose assistant turn lost its thinking. The blocks are kept here, keyed
+//!   by the turn's tool-call ids, and put back when the client continues the loop.
+//! - **Signature origins.** Which provider and model family issued each thinking signature this
+//!   gateway relayed, so a signature is replayed only to its issuer and stripped elsewhere.
+//! - **Responses conversations.** `previous_response_id` against a stateless provider: the
+//!   conversation up to each response, keyed by the response id Tollgate gave it.
+//!
+//! All three are bounded and in memory: a restart, or a request landing on another replica,
+//! loses them. Then the conversation degrades as documented (thinking dropped and disabled for
+//! that turn; an unknown `previous_response_id` is a 400), never into a provider error.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tollgate_wire::canonical::{Block, Message, Origin, Request, Role};
+
+/// Entries kept per map. A Claude Code session makes a few tool calls a minute; this holds the
+/// recent loops of many concurrent sessions at a few MiB.
+const CAPACITY: usize = 20_000;
+/// Responses conversations are whole transcripts, so fewer are kept.
+const CONVERSATIONS: usize = 2_000;
+
+/// A map that forgets its oldest entries past a capacity.
+struct Bounded<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+    fn new(capacity: usize) -> Self {
+        Self { map: HashMap::new(), order: VecDeque::new(), capacity }
+    }
+
+    fn insert(&mut self, k: K, v: V) {
+        if self.map.insert(k.clone(), v).is_none() {
+            self.order.push_back(k);
+        }
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, k: &K) -> Option<&V> {
+        self.map.get(k)
+    }
+}
+
+/// The conversation as of one Responses-API response.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub messages: Vec<Message>,
+}
+
+pub struct Memory {
+    thinking: Mutex<Bounded<String, Arc<Vec<Block>>>>,
+    signatures: Mutex<Bounded<String, Origin>>,
+    conversations: Mutex<Bounded<String, Arc<Conversation>>>,
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Self {
+            thinking: Mutex::new(Bounded::new(CAPACITY)),
+            signatures: Mutex::new(Bounded::new(CAPACITY)),
+            conversations: Mutex::new(Bounded::new(CONVERSATIONS)),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Memory {
+    /// Notes what a finished answer carried: who signed its thinking, and (for clients that
+    /// cannot carry thinking back) the thinking itself under each tool-call id.
+    pub fn remember_answer(&self, content: &[Block], keep_thinking_for_tool_calls: bool) {
+        let thinking: Vec<Block> = content
+            .iter()
+            .filter(|b| matches!(b, Block::Thinking(_) | Block::RedactedThinking(_)))
+            .cloned()
+            .collect();
+        if thinking.is_empty() {
+            return;
+        }
+        {
+            let mut sigs = lock(&self.signatures);
+            for b in &thinking {
+                if let Block::Thinking(t) = b
+                    && let (Some(sig), Some(origin)) = (&t.signature, &t.origin)
+                {
+                    sigs.insert(sig.clone(), origin.clone());
+                }
+            }
+        }
+        if keep_thinking_for_tool_calls {
+            let shared = Arc::new(thinking);
+            let mut store = lock(&self.thinking);
+            for b in content {
+                if let Block::ToolUse(t) = b {
+                    store.insert(t.id.clone(), shared.clone());
+                }
+            }
+        }
+    }
+
+    /// Before encoding a request: thinking a Chat client could not carry is put back at the
+    /// start of the assistant turns it belonged to, and every thinking block's origin is filled
+    /// in from the signatures this gateway relayed.
+    pub fn restore(&self, req: &mut Request, restore_thinking: bool) {
+        if restore_thinking {
+            let store = lock(&self.thinking);
+            for m in req.messages.iter_mut().filter(|m| m.role == Role::Assistant) {
+                if m.content.iter().any(|b| matches!(b, Block::Thinking(_))) {
+                    continue;
+                }
+                let found = m.content.iter().find_map(|b| match b {
+                    Block::ToolUse(t) => store.get(&t.id).cloned(),
+                    _ => None,
+                });
+                if let Some(blocks) = found {
+                    m.content.splice(0..0, blocks.iter().cloned());
+                }
+            }
+        }
+        let sigs = lock(&self.signatures);
+        for m in &mut req.messages {
+            for b in &mut m.content {
+                if let Block::Thinking(t) = b
+                    && t.origin.is_none()
+                    && let Some(sig) = &t.signature
+                    && let Some(origin) = sigs.get(sig)
+                {
+                    t.origin = Some(origin.clone());
+                }
+            }
+        }
+    }
+
+    pub fn conversation(&self, response_id: &str) -> Option<Arc<Conversation>> {
+        lock(&self.conversations).get(&response_id.to_owned()).cloned()
+    }
+
+    pub fn keep_conversation(&self, response_id: String, conversation: Conversation) {
+        lock(&self.conversations).insert(response_id, Arc::new(conversation));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tollgate_wire::canonical::{TextBlock, ThinkingBlock, ToolUse};
+
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin { provider: "anthropic".into(), family: "claude-sonnet-4-5".into() }
+    }
+
+    fn thinking(sig: &str, origin: Option<Origin>) -> Block {
+        Block::Thinking(ThinkingBlock {
+            thinking: "hmm".into(),
+            signature: Some(sig.into()),
+            origin,
+        })
+    }
+
+    fn tool(id: &str) -> Block {
+        Block::ToolUse(ToolUse {
+            id: id.into(),
+            name: "f".into(),
+            input: json!({}),
+            cache_control: None,
+        })
+    }
+
+    #[test]
+    fn thinking_comes_back_for_the_tool_loop_it_belonged_to() {
+        let m = Memory::default();
+        m.remember_answer(&[thinking("sig", Some(origin())), tool("call_1")], true);
+        let mut req = Request {
+            messages: vec![
+                Message { role: Role::User, content: vec![Block::Text(TextBlock::new("q"))] },
+                Message { role: Role::Assistant, content: vec![tool("call_1")] },
+                Message { role: Role::Assistant, content: vec![tool("call_2")] },
+            ],
+            ..Request::default()
+        };
+        m.restore(&mut req, true);
+        assert_eq!(req.messages[1].content, vec![thinking("sig", Some(origin())), tool("call_1")]);
+        assert_eq!(req.messages[2].content, vec![tool("call_2")], "no thinking was kept for it");
+    }
+
+    #[test]
+    fn origins_are_filled_from_relayed_signatures_only() {
+        let m = Memory::default();
+        m.remember_answer(&[thinking("known", Some(origin()))], false);
+        let mut req = Request {
+            messages: vec![Message {
+                role: Role::Assistant,
+                content: vec![thinking("known", None), thinking("other", None)],
+            }],
+            ..Request::default()
+        };
+        m.restore(&mut req, false);
+        assert_eq!(
+            req.messages[0].content,
+            vec![thinking("known", Some(origin())), thinking("other", None)]
+        );
+    }
+
+    #[test]
+    fn bounded_maps_forget_the_oldest() {
+        let mut b = Bounded::new(2);
+        b.insert(1, "a");
+        b.insert(2, "b");
+        b.insert(3, "c");
+        assert!(b.get(&1).is_none());
+        assert_eq!(b.get(&3), Some(&"c"));
+    }
+}

@@ -1,4 +1,5 @@
-//! Background probing of providers: each one's model list (`GET /v1/models` or `/models`), which
+//! Background probing of providers: each one's model list (`GET /v1/models`, `/models`, Ollama's
+//! `/api/tags`), which
 //! feeds routing ("a provider that lists it") and `GET /v1/models`, and its health, which feeds
 //! `/health/ready`. Probes never run on the request path.
 
@@ -16,14 +17,35 @@ use crate::state::{AppState, ProviderHealth};
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(300);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A model list in any provider's shape: OpenAI's and Anthropic's `data[].id`, Gemini's
+/// `models[].name` (`models/gemini-2.5-flash`), Ollama's `/api/tags` `models[].name`.
 #[derive(Deserialize)]
-struct ModelList {
-    data: Vec<ModelId>,
+#[serde(untagged)]
+enum ModelList {
+    Data { data: Vec<ModelId> },
+    Models { models: Vec<ModelName> },
 }
 
 #[derive(Deserialize)]
 struct ModelId {
     id: String,
+}
+
+#[derive(Deserialize)]
+struct ModelName {
+    name: String,
+}
+
+impl ModelList {
+    fn ids(self) -> Vec<String> {
+        match self {
+            Self::Data { data } => data.into_iter().map(|m| m.id).collect(),
+            Self::Models { models } => models
+                .into_iter()
+                .map(|m| m.name.strip_prefix("models/").map_or(m.name.clone(), str::to_owned))
+                .collect(),
+        }
+    }
 }
 
 pub fn spawn(state: Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
@@ -64,9 +86,8 @@ pub async fn probe(state: &AppState, i: usize) {
         Ok(Err(e)) => (ProviderHealth::Down(tollgate_providers::client::error_chain(&e)), None),
         Ok(Ok((status, body))) => match status.as_u16() {
             200..=299 => {
-                let models: Option<Vec<String>> = serde_json::from_slice::<ModelList>(&body)
-                    .ok()
-                    .map(|l| l.data.into_iter().map(|m| m.id).collect());
+                let models: Option<Vec<String>> =
+                    serde_json::from_slice::<ModelList>(&body).ok().map(ModelList::ids);
                 (ProviderHealth::Up, models)
             }
             401 | 403 => {
@@ -91,5 +112,27 @@ pub async fn probe(state: &AppState, i: usize) {
             next.providers[i].discovered = models;
             *guard = Arc::new(next);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn reads_every_providers_model_list() {
+        let ids = |b: &str| serde_json::from_str::<ModelList>(b).unwrap().ids();
+        assert_eq!(ids(r#"{"data":[{"id":"gpt-4o","object":"model"}]}"#), ["gpt-4o"]);
+        assert_eq!(
+            ids(
+                r#"{"models":[{"name":"models/gemini-2.5-flash","version":"001"}],"nextPageToken":"x"}"#
+            ),
+            ["gemini-2.5-flash"]
+        );
+        assert_eq!(
+            ids(r#"{"models":[{"name":"qwen3:latest","model":"qwen3:latest"}]}"#),
+            ["qwen3:latest"]
+        );
     }
 }

@@ -20,6 +20,8 @@
 
 pub mod assemble;
 pub mod builder;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod ids;
 pub mod repair;
 pub mod stream;

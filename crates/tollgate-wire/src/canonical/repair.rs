@@ -28,6 +28,8 @@ pub const MISSING_RESULT: &str = "The result of this tool call is missing from t
 /// Everything an Anthropic-dialect target needs, in an order where no step undoes another: tools
 /// first, then blocks (foreign thinking, ids, empty blocks), then turns (merge, pairing, order),
 /// then the parameters that depend on the final history (thinking, `max_tokens`, sampling).
+/// The budget is fitted after the history has decided whether thinking stays on, so no budget is
+/// adjusted for thinking that is then disabled.
 pub fn for_anthropic(req: &mut Request, target: &Target, notes: &mut Vec<Note>) {
     drop_foreign_hosted_tools(&mut req.tools, Dialect::Anthropic, notes);
     dedupe_tools(&mut req.tools, notes);
@@ -42,8 +44,8 @@ pub fn for_anthropic(req: &mut Request, target: &Target, notes: &mut Vec<Note>) 
     drop_empty(&mut req.messages, notes);
     merge_consecutive(&mut req.messages);
     order_blocks(&mut req.messages);
-    fit_max_tokens(req, target, notes);
     resolve_thinking_conflicts(req, notes);
+    fit_max_tokens(req, target, notes);
     clamp_temperature(req, notes);
 }
 
@@ -120,8 +122,15 @@ fn cache_slot(block: &mut Block) -> Option<&mut Option<serde_json::Value>> {
 /// Pairs tool calls and results both ways (catalogue 21): a call whose result is not in the next
 /// message gets an `is_error` result saying so, first in the following user message (created when
 /// there is none); a result whose call is not in the preceding assistant message is dropped, and
-/// so is a second result for the same call. Expects alternating roles ([`merge_consecutive`]).
+/// so is a second result for the same call, and calls or results in the wrong role's turn.
+/// Expects alternating roles ([`merge_consecutive`]); may leave an empty turn ([`drop_empty`]).
 pub fn pair_tools(messages: &mut Vec<Message>, notes: &mut Vec<Note>) {
+    let misplaced = remove_misplaced(messages);
+    if misplaced > 0 {
+        notes.push(Note::new(format!(
+            "{misplaced} tool call(s) in user turns or result(s) in assistant turns dropped"
+        )));
+    }
     let mut orphans = 0;
     let mut missing = 0;
     let mut i = 0;
@@ -193,6 +202,23 @@ fn missing_result(id: &str) -> Block {
     })
 }
 
+/// Tool calls belong to assistant turns and results to user turns; anywhere else they pair with
+/// nothing.
+fn remove_misplaced(messages: &mut [Message]) -> usize {
+    let mut n = 0;
+    for m in messages {
+        let before = m.content.len();
+        let role = m.role;
+        m.content.retain(|b| match b {
+            Block::ToolUse(_) => role == Role::Assistant,
+            Block::ToolResult(_) => role == Role::User,
+            _ => true,
+        });
+        n += before - m.content.len();
+    }
+    n
+}
+
 /// Keeps the first result for each wanted call id and no other result; returns how many went.
 fn keep_results_for(content: &mut Vec<Block>, wanted: &HashSet<&str>) -> usize {
     let before = content.len();
@@ -234,21 +260,35 @@ pub fn drop_foreign_hosted_tools(tools: &mut Vec<Tool>, target: Dialect, notes: 
     });
 }
 
-/// A `tool_choice` naming a tool that is not (or no longer) offered becomes `auto`; any choice
-/// but `none` without tools at all is removed.
+/// A `tool_choice` naming a tool that is not (or no longer) offered becomes `auto`; without tools
+/// there is nothing to choose, so the choice goes (noted when it forced a call).
 fn fit_tool_choice(req: &mut Request, notes: &mut Vec<Note>) {
-    match &req.tool_choice {
-        Some(ToolChoice::Tool(name)) if !req.tools.iter().any(|t| &t.name == name) => {
+    if req.tools.is_empty() {
+        if let Some(choice @ (ToolChoice::Any | ToolChoice::Tool(_))) = req.tool_choice.take() {
             notes.push(Note::new(format!(
-                "tool_choice named tool {name}, which is not offered: relaxed to auto"
+                "tool_choice {} without tools removed",
+                choice_name(&choice)
             )));
-            req.tool_choice = (!req.tools.is_empty()).then_some(ToolChoice::Auto);
         }
-        Some(ToolChoice::Any | ToolChoice::Auto) if req.tools.is_empty() => {
-            notes.push(Note::new("tool_choice without tools removed"));
-            req.tool_choice = None;
-        }
-        _ => {}
+        req.tool_choice = None;
+        return;
+    }
+    if let Some(ToolChoice::Tool(name)) = &req.tool_choice
+        && !req.tools.iter().any(|t| &t.name == name)
+    {
+        notes.push(Note::new(format!(
+            "tool_choice named tool {name}, which is not offered: relaxed to auto"
+        )));
+        req.tool_choice = Some(ToolChoice::Auto);
+    }
+}
+
+fn choice_name(choice: &ToolChoice) -> String {
+    match choice {
+        ToolChoice::Auto => "auto".to_owned(),
+        ToolChoice::Any => "any".to_owned(),
+        ToolChoice::None => "none".to_owned(),
+        ToolChoice::Tool(name) => format!("tool {name}"),
     }
 }
 
@@ -426,12 +466,9 @@ pub fn resolve_thinking_conflicts(req: &mut Request, notes: &mut Vec<Note>) {
         }
     }
     if let Some(choice @ (ToolChoice::Any | ToolChoice::Tool(_))) = &req.tool_choice {
-        let was = match choice {
-            ToolChoice::Tool(name) => format!("tool {name}"),
-            _ => "any".to_owned(),
-        };
         notes.push(Note::new(format!(
-            "tool_choice {was} relaxed to auto: thinking cannot force tool use"
+            "tool_choice {} relaxed to auto: thinking cannot force tool use",
+            choice_name(choice)
         )));
         req.tool_choice = Some(ToolChoice::Auto);
     }

@@ -20,6 +20,7 @@ fn assemble(events: &[StreamEvent]) -> Result<Response, StreamFailure> {
     a.finish()
 }
 
+#[expect(clippy::unwrap_used, reason = "a test helper: a failed assembly fails the test")]
 fn tool_input(fragments: &[&str]) -> (serde_json::Value, Vec<String>) {
     let mut events = vec![start(), tool_start(0, "toolu_1")];
     events.extend(fragments.iter().map(|f| json_frag(0, f)));

@@ -39,6 +39,7 @@ pub fn for_anthropic(req: &mut Request, target: &Target, notes: &mut Vec<Note>) 
     sanitize_tool_ids(&mut req.messages, notes);
     drop_empty(&mut req.messages, notes);
     merge_consecutive(&mut req.messages);
+    unique_tool_ids(&mut req.messages, notes);
     pair_tools(&mut req.messages, notes);
     // Removing orphan results can empty a user turn and leave two assistant turns side by side.
     drop_empty(&mut req.messages, notes);
@@ -200,6 +201,58 @@ fn missing_result(id: &str) -> Block {
         is_error: true,
         cache_control: None,
     })
+}
+
+/// Makes every tool-call id unique in the conversation, as Anthropic requires: a call whose id an
+/// earlier call already has (local servers that number calls per turn, several calls sent
+/// without an id) gets `<id>_2`, `<id>_3`, .. and so does its result in the next turn. Results
+/// pair by position: of the results with a repeated id, the first go to the calls that kept it,
+/// the next ones, in order, to the renamed calls. Expects alternating roles.
+pub fn unique_tool_ids(messages: &mut [Message], notes: &mut Vec<Note>) {
+    let mut used: HashSet<String> = HashSet::new();
+    let mut renamed = 0;
+    for i in 0..messages.len() {
+        let Some(msg) = messages.get_mut(i).filter(|m| m.role == Role::Assistant) else {
+            continue;
+        };
+        // Per original id: how many calls kept it, and the new ids of the others, in order.
+        let mut kept: Vec<(String, usize, Vec<String>)> = Vec::new();
+        for b in &mut msg.content {
+            let Block::ToolUse(call) = b else { continue };
+            let pos = kept.iter().position(|(id, ..)| *id == call.id).unwrap_or_else(|| {
+                kept.push((call.id.clone(), 0, Vec::new()));
+                kept.len() - 1
+            });
+            let Some((_, keeping, fresh)) = kept.get_mut(pos) else { continue };
+            if used.insert(call.id.clone()) {
+                *keeping += 1;
+                continue;
+            }
+            let new = (2..)
+                .map(|n| format!("{}_{n}", call.id))
+                .find(|c| !used.contains(c))
+                .unwrap_or_default();
+            used.insert(new.clone());
+            fresh.push(new.clone());
+            call.id = new;
+            renamed += 1;
+        }
+        let Some(answer) = messages.get_mut(i + 1).filter(|m| m.role == Role::User) else {
+            continue;
+        };
+        for (id, keeping, fresh) in kept.iter().filter(|(_, _, f)| !f.is_empty()) {
+            let mut results = answer.content.iter_mut().filter_map(|b| match b {
+                Block::ToolResult(r) if r.tool_use_id == *id => Some(r),
+                _ => None,
+            });
+            for r in results.by_ref().skip(*keeping).zip(fresh) {
+                r.0.tool_use_id.clone_from(r.1);
+            }
+        }
+    }
+    if renamed > 0 {
+        notes.push(Note::new(format!("{renamed} repeated tool-call id(s) made unique")));
+    }
 }
 
 /// Tool calls belong to assistant turns and results to user turns; anywhere else they pair with

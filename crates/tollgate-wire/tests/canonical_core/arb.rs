@@ -153,3 +153,48 @@ pub fn arb_events() -> impl Strategy<Value = Vec<StreamEvent>> {
         events
     })
 }
+
+/// Messy histories: any roles in any order, empty and whitespace text, calls and results with
+/// ids that repeat, do not match or break Anthropic's grammar, thinking from several issuers,
+/// with and without signatures.
+pub fn arb_history() -> impl Strategy<Value = Vec<tollgate_wire::canonical::Message>> {
+    use tollgate_wire::canonical::{Message, Role, ToolResult};
+    let id = prop_oneof![Just("toolu_1"), Just("toolu_2"), Just("call.3"), Just("fn:4"), Just("")];
+    let block = prop_oneof![
+        prop_oneof![Just(""), Just(" \n"), Just("hello")]
+            .prop_map(|s| Block::Text(TextBlock::new(s))),
+        id.clone().prop_map(|id| Block::ToolUse(ToolUse {
+            id: id.into(),
+            name: "bash".into(),
+            input: json!({}),
+            cache_control: None,
+        })),
+        (id, any::<bool>()).prop_map(|(id, empty)| Block::ToolResult(ToolResult {
+            tool_use_id: id.into(),
+            content: vec![Block::Text(TextBlock::new(if empty { "" } else { "out" }))],
+            is_error: false,
+            cache_control: None,
+        })),
+        (
+            prop_oneof![
+                Just(None),
+                Just(Some(("anthropic", "claude-sonnet-4-5"))),
+                Just(Some(("openai", "gpt-5")))
+            ],
+            proptest::option::of(Just("SIG")),
+            prop_oneof![Just(""), Just("thought")],
+        )
+            .prop_map(|(origin, signature, thinking)| Block::Thinking(ThinkingBlock {
+                thinking: thinking.into(),
+                signature: signature.map(Into::into),
+                origin: origin.map(|(p, f)| Origin { provider: p.into(), family: f.into() }),
+            })),
+        Just(Block::RedactedThinking(RedactedThinking { data: "D".into(), origin: None })),
+    ];
+    let message =
+        (any::<bool>(), proptest::collection::vec(block, 0..5)).prop_map(|(u, content)| Message {
+            role: if u { Role::User } else { Role::Assistant },
+            content,
+        });
+    proptest::collection::vec(message, 0..7)
+}

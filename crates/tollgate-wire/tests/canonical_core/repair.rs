@@ -6,7 +6,7 @@ use tollgate_wire::Dialect;
 use tollgate_wire::canonical::ids;
 use tollgate_wire::canonical::repair::{
     DEFAULT_MAX_TOKENS, MISSING_RESULT, dedupe_tools, drop_empty, for_anthropic, merge_consecutive,
-    order_blocks, pair_tools, strip_foreign_thinking,
+    order_blocks, pair_tools, strip_foreign_thinking, unique_tool_ids,
 };
 use tollgate_wire::canonical::{
     Block, Message, Note, Origin, Quirks, RedactedThinking, Request, Role, Target, TextBlock,
@@ -527,6 +527,38 @@ fn a_clean_anthropic_history_is_left_alone() {
 }
 
 #[test]
+fn repeated_call_ids_are_made_unique_with_their_results() {
+    let res = |id: &str, out: &str| {
+        Block::ToolResult(ToolResult {
+            tool_use_id: id.into(),
+            content: vec![t(out)],
+            is_error: false,
+            cache_control: None,
+        })
+    };
+    let mut m = vec![
+        user(vec![t("go")]),
+        assistant(vec![call("call_0"), call("call_0")]),
+        user(vec![res("call_0", "first"), res("call_0", "second")]),
+        assistant(vec![call("call_0")]),
+        user(vec![res("call_0", "third")]),
+    ];
+    let mut notes = Vec::new();
+    unique_tool_ids(&mut m, &mut notes);
+    assert_eq!(
+        m,
+        vec![
+            user(vec![t("go")]),
+            assistant(vec![call("call_0"), call("call_0_2")]),
+            user(vec![res("call_0", "first"), res("call_0_2", "second")]),
+            assistant(vec![call("call_0_3")]),
+            user(vec![res("call_0_3", "third")]),
+        ]
+    );
+    assert!(has_note(&notes, "2 repeated tool-call id(s) made unique"));
+}
+
+#[test]
 fn calls_and_results_in_the_wrong_turn_are_removed() {
     let mut m = vec![
         user(vec![t("go"), call("toolu_0")]),
@@ -574,4 +606,165 @@ fn no_budget_is_fitted_for_thinking_the_history_disables() {
     });
     assert_eq!(mode(&req), Some(ThinkingMode::Disabled));
     assert!(!has_note(&notes, "budget"), "{notes:?}");
+}
+
+/// Every rule `for_anthropic` promises, checked on its output.
+fn anthropic_rules(req: &Request, cap: u64) -> Result<(), String> {
+    let m = &req.messages;
+    for (i, msg) in m.iter().enumerate() {
+        if msg.content.is_empty() {
+            return Err(format!("message {i} empty"));
+        }
+        if i > 0 && m[i - 1].role == msg.role {
+            return Err(format!("message {i} repeats its role"));
+        }
+        let is_call = |b: &Block| matches!(b, Block::ToolUse(_));
+        let is_result = |b: &Block| matches!(b, Block::ToolResult(_));
+        for b in &msg.content {
+            match b {
+                Block::Text(t) if t.text.trim().is_empty() => {
+                    return Err(format!("empty text in {i}"));
+                }
+                Block::ToolResult(r)
+                    if r.content
+                        .iter()
+                        .any(|b| matches!(b, Block::Text(t) if t.text.trim().is_empty())) =>
+                {
+                    return Err(format!("empty text in a result in {i}"));
+                }
+                Block::ToolUse(tu) if !ids::is_clean(&tu.id) => {
+                    return Err(format!("dirty id in {i}"));
+                }
+                Block::ToolResult(r) if !ids::is_clean(&r.tool_use_id) => {
+                    return Err(format!("dirty id in {i}"));
+                }
+                Block::Thinking(th) if th.signature.is_none() => {
+                    return Err(format!("unsigned thinking in {i}"));
+                }
+                Block::Thinking(ThinkingBlock { origin: Some(o), .. })
+                    if o.provider != "anthropic" =>
+                {
+                    return Err(format!("foreign thinking in {i}"));
+                }
+                _ => {}
+            }
+        }
+        let ids_of = |msg: &Message, f: &dyn Fn(&Block) -> Option<String>| -> Vec<String> {
+            msg.content.iter().filter_map(f).collect()
+        };
+        let calls = |msg: &Message| {
+            ids_of(msg, &|b| match b {
+                Block::ToolUse(t) => Some(t.id.clone()),
+                _ => None,
+            })
+        };
+        let results = |msg: &Message| {
+            ids_of(msg, &|b| match b {
+                Block::ToolResult(r) => Some(r.tool_use_id.clone()),
+                _ => None,
+            })
+        };
+        match msg.role {
+            Role::Assistant => {
+                if let Some(p) = msg.content.iter().position(is_call)
+                    && msg.content[p..].iter().any(|b| !is_call(b))
+                {
+                    return Err(format!("tool call not last in {i}"));
+                }
+                if !results(msg).is_empty() {
+                    return Err(format!("result in assistant turn {i}"));
+                }
+                let mut c = calls(msg);
+                let n = c.len();
+                c.sort();
+                c.dedup();
+                if c.len() != n {
+                    return Err(format!("repeated call id in {i}"));
+                }
+                let mut answered = m.get(i + 1).map(results).unwrap_or_default();
+                answered.sort();
+                if answered != c {
+                    return Err(format!("calls of {i} answered by {answered:?}, not {c:?}"));
+                }
+            }
+            Role::User => {
+                if let Some(p) = msg.content.iter().position(|b| !is_result(b))
+                    && msg.content[p..].iter().any(is_result)
+                {
+                    return Err(format!("tool result not first in {i}"));
+                }
+                if !calls(msg).is_empty() {
+                    return Err(format!("call in user turn {i}"));
+                }
+                let asked = if i > 0 { calls(&m[i - 1]) } else { Vec::new() };
+                if results(msg).iter().any(|r| !asked.contains(r)) {
+                    return Err(format!("result without call in {i}"));
+                }
+            }
+        }
+    }
+    let max = req.max_tokens.ok_or("no max_tokens")?;
+    if max > cap {
+        return Err("max_tokens over the cap".into());
+    }
+    let on = matches!(mode(req), Some(ThinkingMode::Enabled { .. } | ThinkingMode::Adaptive));
+    if let Some(ThinkingMode::Enabled { budget_tokens }) = mode(req)
+        && !(1024..max).contains(&budget_tokens)
+    {
+        return Err(format!("budget {budget_tokens} with max_tokens {max}"));
+    }
+    if on {
+        if m.last().is_some_and(|l| l.role == Role::Assistant) {
+            return Err("prefill with thinking".into());
+        }
+        if matches!(req.tool_choice, Some(ToolChoice::Any | ToolChoice::Tool(_))) {
+            return Err("forced tool choice with thinking".into());
+        }
+        if req.temperature.is_some() || req.top_k.is_some() {
+            return Err("sampling with thinking".into());
+        }
+        let in_loop =
+            m.last().is_some_and(|l| l.content.iter().any(|b| matches!(b, Block::ToolResult(_))));
+        let opener = m.iter().rev().find(|x| x.role == Role::Assistant);
+        if in_loop
+            && !opener.is_some_and(|o| {
+                matches!(o.content.first(), Some(Block::Thinking(_) | Block::RedactedThinking(_)))
+            })
+        {
+            return Err("tool loop without thinking first".into());
+        }
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #[test]
+    fn for_anthropic_output_keeps_every_rule_and_is_stable(
+        messages in crate::arb::arb_history(),
+        budget in proptest::option::of(0u64..70_000),
+        max in proptest::option::of(1u64..100_000),
+        forced in proptest::bool::ANY,
+        temperature in proptest::option::of(0.0f64..2.0),
+    ) {
+        let mut req = Request {
+            messages,
+            tools: vec![function("bash")],
+            tool_choice: forced.then_some(ToolChoice::Any),
+            thinking: budget.and_then(thinking),
+            max_tokens: max,
+            temperature,
+            ..Request::default()
+        };
+        let target = Target { quirks: Quirks { max_output_tokens: Some(64_000), ..Quirks::default() }, ..sonnet() };
+        let mut notes = Vec::new();
+        for_anthropic(&mut req, &target, &mut notes);
+        if let Err(e) = anthropic_rules(&req, 64_000) {
+            proptest::prop_assert!(false, "{}: {:#?}", e, req.messages);
+        }
+        let once = req.clone();
+        let mut again = Vec::new();
+        for_anthropic(&mut req, &target, &mut again);
+        proptest::prop_assert_eq!(&req, &once);
+        proptest::prop_assert!(again.is_empty(), "second pass changed: {:?}", again);
+    }
 }

@@ -17,22 +17,26 @@ use tollgate_wire::{Dialect, search, session};
 pub const HINT_HEADERS: &[&str] =
     &["x-session-id", "x-claude-code-session-id", "session_id", "session-id", "conversation_id"];
 
-fn dialect_of(r: &ExchangeRecord) -> Option<Dialect> {
-    match r.client_dialect.as_str() {
-        "anthropic" => Some(Dialect::Anthropic),
-        "openai-chat" => Some(Dialect::OpenAiChat),
-        _ => None,
-    }
-}
-
 pub fn enrich(r: &mut ExchangeRecord) {
-    let Some(dialect) = dialect_of(r) else { return };
+    let Some(client) = Dialect::parse(&r.client_dialect) else { return };
     if r.stream && r.response_message.is_none() {
-        r.response_message = r.response_body.as_ref().and_then(|b| reconstruct(dialect, b));
+        r.response_message = r.response_body.as_ref().and_then(|b| reconstruct(client, b));
     }
     let Some(body) = r.request_body.clone() else {
         r.cost_micros = cost(r);
         return;
+    };
+    // Session and search readers know Anthropic and OpenAI Chat bodies; any other dialect (a
+    // Responses client such as Codex) is read as the Chat body the canonical model makes of it.
+    let (dialect, body) = match client {
+        Dialect::Anthropic | Dialect::OpenAiChat => (client, body),
+        _ => match as_chat(client, &body) {
+            Some(chat) => (Dialect::OpenAiChat, chat),
+            None => {
+                r.cost_micros = cost(r);
+                return;
+            }
+        },
     };
     if r.session.is_none() {
         let hints = std::mem::take(&mut r.hints);
@@ -54,11 +58,34 @@ pub fn enrich(r: &mut ExchangeRecord) {
             .response_message
             .as_ref()
             .or(if r.stream { None } else { r.response_body.as_ref() })
-            .and_then(|b| serde_json::from_slice(b).ok());
+            .and_then(|b| {
+                if dialect == client {
+                    serde_json::from_slice(b).ok()
+                } else {
+                    response_as_chat(client, b)
+                }
+            });
         let text = search::searchable_text(dialect, &body, response.as_ref());
         r.search_text = (!text.is_empty()).then_some(text);
     }
     r.cost_micros = cost(r);
+}
+
+/// A request body of `dialect` rewritten as the equivalent OpenAI Chat body.
+fn as_chat(dialect: Dialect, body: &[u8]) -> Option<Bytes> {
+    let req = crate::translate::decode_request(dialect, body).ok()?;
+    let target =
+        tollgate_wire::canonical::Target { model: req.model.clone(), ..Default::default() };
+    let mut notes = Vec::new();
+    let chat = tollgate_wire::openai::convert::encode_request(&req, &target, &mut notes);
+    (!chat.is_empty()).then(|| Bytes::from(chat))
+}
+
+/// A whole response of `dialect` as the equivalent OpenAI Chat response.
+fn response_as_chat(dialect: Dialect, body: &[u8]) -> Option<Value> {
+    let resp = crate::translate::decode_response(dialect, body).ok()?;
+    let chat = tollgate_wire::openai::convert::encode_response(&resp, &mut Vec::new());
+    serde_json::from_slice(&chat).ok()
 }
 
 fn cost(r: &ExchangeRecord) -> i64 {

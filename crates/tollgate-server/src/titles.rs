@@ -13,14 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method};
-use serde_json::{Value, json};
+use http::HeaderMap;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tollgate_config::TitleModel;
-use tollgate_providers::{Endpoint, Provider};
+use tollgate_providers::Provider;
 use tollgate_store::{SessionFilter, SessionRecord};
-use tollgate_wire::Dialect;
+use tollgate_wire::canonical;
 
 use crate::state::AppState;
 
@@ -37,7 +36,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_TITLE_CHARS: usize = 80;
 /// The preview sent to the model is cut to this many characters.
 const MAX_PROMPT_CHARS: usize = 2000;
-const MAX_TOKENS: u32 = 30;
+const MAX_TOKENS: u64 = 30;
 /// The first wait after a failure; it doubles with each further failure, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(120);
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
@@ -176,23 +175,29 @@ pub async fn title_round_at(state: &AppState, now_ms: i64) -> usize {
     set
 }
 
-/// Asks the model for a title; `Err` says why there is none (for the log).
+/// Asks the model for a title; `Err` says why there is none (for the log). The request is built
+/// in the canonical model and written in the provider's own dialect, so any provider works.
 async fn generate(
     state: &AppState,
     provider: &Provider,
     target: &TitleModel,
     preview: &str,
 ) -> Result<String, String> {
-    let (endpoint, body) = request_body(provider.dialect, &target.model, preview);
-    let rb = provider
-        .request(
-            state.client.http(),
-            Method::POST,
-            endpoint,
-            &HeaderMap::new(),
-            Some(Bytes::from(body.to_string())),
-        )
-        .ok_or_else(|| "the provider has no endpoint for this dialect".to_owned())?;
+    let req = request(&target.model, preview);
+    let canon_target = canonical::Target {
+        model: target.model.clone(),
+        provider: provider.name.clone(),
+        quirks: tollgate_providers::quirks::quirks(provider, &target.model),
+    };
+    let body =
+        crate::translate::encode_request(provider.dialect, &req, &canon_target, &mut Vec::new());
+    let rb = state
+        .client
+        .http()
+        .post(provider.chat_url(&target.model, false))
+        .headers(provider.headers(&HeaderMap::new()))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Bytes::from(body));
     let result = tokio::time::timeout(CALL_TIMEOUT, async {
         let resp = rb.send().await?;
         let status = resp.status();
@@ -208,50 +213,39 @@ async fn generate(
     if !status.is_success() {
         return Err(format!("HTTP {status}"));
     }
-    let json: Value =
-        serde_json::from_slice(&body).map_err(|_| format!("HTTP {status}: body is not JSON"))?;
-    let text = reply_text(provider.dialect, &json)
-        .ok_or_else(|| format!("HTTP {status}: no text in the reply"))?;
-    clean_title(text).ok_or_else(|| format!("HTTP {status}: the reply is empty"))
+    let reply = crate::translate::decode_response(provider.dialect, &body)
+        .map_err(|e| format!("HTTP {status}: unreadable reply: {}", e.message))?;
+    let text = reply_text(&reply).ok_or_else(|| format!("HTTP {status}: no text in the reply"))?;
+    clean_title(&text).ok_or_else(|| format!("HTTP {status}: the reply is empty"))
 }
 
-/// The tiny title request in the provider's dialect.
-fn request_body(dialect: Dialect, model: &str, preview: &str) -> (Endpoint, Value) {
+/// The tiny title request, in the canonical model.
+fn request(model: &str, preview: &str) -> canonical::Request {
     let prompt: String = preview.trim().chars().take(MAX_PROMPT_CHARS).collect();
-    match dialect {
-        Dialect::Anthropic => (
-            Endpoint::Messages,
-            json!({
-                "model": model,
-                "max_tokens": MAX_TOKENS,
-                "system": SYSTEM_PROMPT,
-                "messages": [{"role": "user", "content": prompt}],
-            }),
-        ),
-        _ => (
-            Endpoint::ChatCompletions,
-            json!({
-                "model": model,
-                "max_tokens": MAX_TOKENS,
-                "messages": [
-                    {"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": prompt},
-                ],
-            }),
-        ),
+    canonical::Request {
+        model: model.to_owned(),
+        system: vec![canonical::TextBlock::new(SYSTEM_PROMPT)],
+        messages: vec![canonical::Message {
+            role: canonical::Role::User,
+            content: vec![canonical::Block::Text(canonical::TextBlock::new(prompt))],
+        }],
+        max_tokens: Some(MAX_TOKENS),
+        stream: false,
+        ..canonical::Request::default()
     }
 }
 
-/// The reply's text: Anthropic's first text block, OpenAI's first choice.
-fn reply_text(dialect: Dialect, reply: &Value) -> Option<&str> {
-    match dialect {
-        Dialect::Anthropic => reply["content"]
-            .as_array()?
-            .iter()
-            .find(|b| b["type"] == "text" || b["type"].is_null())?["text"]
-            .as_str(),
-        _ => reply["choices"][0]["message"]["content"].as_str(),
-    }
+/// The reply's text blocks, joined.
+fn reply_text(reply: &canonical::Response) -> Option<String> {
+    let text: String = reply
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            canonical::Block::Text(t) => Some(t.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!text.trim().is_empty()).then_some(text)
 }
 
 /// Trimmed, on one line, without surrounding quotes, at most [`MAX_TITLE_CHARS`] characters.
@@ -274,6 +268,7 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tollgate_wire::Dialect;
 
     #[test]
     fn titles_are_trimmed_unquoted_and_capped() {
@@ -292,16 +287,18 @@ mod tests {
     }
 
     #[test]
-    fn replies_are_read_in_each_dialect() {
-        let a = json!({"content": [{"type": "text", "text": "Hi"}]});
-        assert_eq!(reply_text(Dialect::Anthropic, &a), Some("Hi"));
-        let o = json!({"choices": [{"message": {"role": "assistant", "content": "Yo"}}]});
-        assert_eq!(reply_text(Dialect::OpenAiChat, &o), Some("Yo"));
-        assert_eq!(reply_text(Dialect::OpenAiChat, &a), None);
-        let (e, body) = request_body(Dialect::OpenAiChat, "m", "hello");
-        assert_eq!(e, Endpoint::ChatCompletions);
-        assert_eq!(body["messages"][0]["role"], "system");
-        assert_eq!(body["max_tokens"], 30);
+    fn the_title_request_is_written_in_each_providers_dialect() {
+        let req = request("m", "  fix the parser  ");
+        let target = canonical::Target { model: "m".into(), ..canonical::Target::default() };
+        for dialect in [Dialect::Anthropic, Dialect::OpenAiChat, Dialect::Gemini] {
+            let body = crate::translate::encode_request(dialect, &req, &target, &mut Vec::new());
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let text = v.to_string();
+            assert!(text.contains("fix the parser") && text.contains("title"), "{dialect}: {text}");
+        }
+        let a = br#"{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}"#;
+        let reply = crate::translate::decode_response(Dialect::Anthropic, a).unwrap();
+        assert_eq!(reply_text(&reply).as_deref(), Some("Hi"));
     }
 
     #[test]

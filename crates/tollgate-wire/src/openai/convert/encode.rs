@@ -389,11 +389,17 @@ pub(super) fn encode_request(req: &Request, target: &Target, notes: &mut Vec<Not
 
     let mut extra = Map::new();
     let mut client_stream_options = None;
+    let mut user = req.user.clone();
     match req.extra.dialect {
         Some(Dialect::OpenAiChat) => {
             for (k, v) in &req.extra.fields {
                 if k == "stream_options" {
                     client_stream_options = Some(v.clone());
+                } else if k == "user" && user.is_some() {
+                    // The client sent both identity fields; the canonical user is the newer
+                    // `safety_identifier`, and each goes back under its own name.
+                    extra.insert("safety_identifier".into(), Value::from(user.take()));
+                    user = v.as_str().map(str::to_owned);
                 } else if !OWN_KEYS.contains(&k.as_str()) {
                     extra.insert(k.clone(), v.clone());
                 }
@@ -433,7 +439,7 @@ pub(super) fn encode_request(req: &Request, target: &Target, notes: &mut Vec<Not
         stop,
         reasoning_effort,
         response_format,
-        user: req.user.clone(),
+        user,
         stream,
         stream_options,
         extra,

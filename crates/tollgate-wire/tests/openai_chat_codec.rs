@@ -27,6 +27,7 @@ const STREAMS: &[(&str, &str)] = &[
     fixture!("chat_completion_stream_text_then_tool.sse"),
     fixture!("chat_completion_stream_deepseek_reasoning_tool.sse"),
     fixture!("chat_completion_stream_anthropic_compat_tool.sse"),
+    fixture!("chat_completion_stream_mistral_thinking_parts.sse"),
     ("openai_tools.sse", include_str!("fixtures/openai_tools.sse")),
     ("openai_reasoning_text.sse", include_str!("fixtures/openai_reasoning_text.sse")),
 ];
@@ -178,7 +179,7 @@ fn recorded_streams_keep_their_meaning() {
     );
 
     // Two calls in one chunk, then fragments interleaved: each keeps its own arguments.
-    let events = decode(STREAMS[6].1);
+    let events = decode(STREAMS[7].1);
     assert_eq!(
         tool_calls(&events),
         [
@@ -186,6 +187,20 @@ fn recorded_streams_keep_their_meaning() {
             ("call_9ZkR4".into(), "list_dir".into(), r#"{"dir":"src"}"#.into()),
         ]
     );
+
+    // Mistral: content as thinking and text parts, both kinds in one chunk at the switch.
+    let events = decode(STREAMS[6].1);
+    check_grammar(&events);
+    let text: String = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::BlockDelta { index: 1, delta: Delta::Text(t) } => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text, "391");
+    assert!(matches!(&events[1], StreamEvent::BlockStart { index: 0, block: Block::Thinking(_) }));
+    assert_eq!(end_of(&events).1.output_tokens, 139);
 
     // A stream that is only an error: the mapped type and the message.
     let events = decode(STREAMS[1].1);
@@ -649,4 +664,21 @@ fn errors_end_the_chat_stream_without_done() {
         "data: {\"error\":{\"code\":\"overloaded\",\"message\":\"Overloaded\",\"param\":null,\"type\":\"server_error\"}}\n\n"
     ));
     assert!(!out.contains("[DONE]"));
+}
+
+#[test]
+fn odd_field_shapes_do_not_fail_the_chunk() {
+    // OpenRouter-style `reasoning` objects are skipped; an arguments object is taken whole.
+    let s = sse(&[
+        &delta(r#"{"reasoning":{"summary":"x"},"content":"ok"}"#),
+        &tools_delta(&[
+            r#"{"index":0,"id":"a","function":{"name":"f","arguments":{"x":1}}}"#.to_owned()
+        ]),
+        &finish("tool_calls"),
+        "[DONE]",
+    ]);
+    let events = decode(&s);
+    check_grammar(&events);
+    assert_eq!(tool_calls(&events), [("a".into(), "f".into(), r#"{"x":1}"#.into())]);
+    assert_eq!(end_of(&events).0, Some(StopReason::ToolUse));
 }

@@ -49,16 +49,19 @@ struct ChunkChoice {
     finish_reason: Option<String>,
 }
 
+/// Fields are read loosely (`Value`), because one provider's odd shape in one field must not
+/// fail the whole chunk: Mistral streams `content` as an array of text and thinking parts,
+/// OpenRouter's `reasoning` may be an object.
 #[derive(Deserialize)]
 struct ChunkDelta {
     #[serde(default)]
-    content: Option<String>,
+    content: Option<Value>,
     #[serde(default)]
-    reasoning_content: Option<String>,
+    reasoning_content: Option<Value>,
     #[serde(default)]
-    reasoning: Option<String>,
+    reasoning: Option<Value>,
     #[serde(default)]
-    refusal: Option<String>,
+    refusal: Option<Value>,
     #[serde(default)]
     tool_calls: Option<Vec<DeltaToolCall>>,
 }
@@ -78,8 +81,16 @@ struct DeltaToolCall {
 struct DeltaFunction {
     #[serde(default)]
     name: Option<String>,
+    /// A string fragment; a few servers send the whole arguments object at once.
     #[serde(default)]
-    arguments: Option<String>,
+    arguments: Option<Value>,
+}
+
+fn as_text(v: Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,7 +233,14 @@ impl Decoder {
         let pos = self.slot_for(call.index, id.as_deref());
         self.last_slot = Some(pos);
         let (name, args) = match call.function {
-            Some(f) => (f.name.filter(|s| !s.is_empty()), f.arguments.filter(|s| !s.is_empty())),
+            Some(f) => {
+                let args = match f.arguments {
+                    Some(Value::String(s)) => Some(s),
+                    Some(Value::Null) | None => None,
+                    Some(other) => Some(other.to_string()),
+                };
+                (f.name.filter(|s| !s.is_empty()), args.filter(|s| !s.is_empty()))
+            }
             None => (None, None),
         };
         let Some(slot) = self.slots.get_mut(pos) else { return };
@@ -346,13 +364,22 @@ impl Decoder {
     }
 
     fn delta(&mut self, delta: ChunkDelta, out: &mut Vec<StreamEvent>) {
-        if let Some(r) = delta.reasoning_content.or(delta.reasoning).filter(|s| !s.is_empty()) {
+        if let Some(r) = as_text(delta.reasoning_content).or_else(|| as_text(delta.reasoning)) {
             self.prose(Kind::Thinking, r, out);
         }
-        if let Some(t) = delta.content.filter(|s| !s.is_empty()) {
-            self.prose(Kind::Text, t, out);
+        match delta.content {
+            Some(Value::Array(parts)) => {
+                for (kind, text) in content_parts(&parts) {
+                    self.prose(kind, text, out);
+                }
+            }
+            other => {
+                if let Some(t) = as_text(other) {
+                    self.prose(Kind::Text, t, out);
+                }
+            }
         }
-        if let Some(r) = delta.refusal.filter(|s| !s.is_empty()) {
+        if let Some(r) = as_text(delta.refusal) {
             self.refused = true;
             self.prose(Kind::Text, r, out);
         }
@@ -363,6 +390,25 @@ impl Decoder {
             }
         }
     }
+}
+
+/// Array content (Mistral): `text` parts, and `thinking` parts holding text parts.
+fn content_parts(parts: &[Value]) -> Vec<(Kind, String)> {
+    let text_of = |v: &Value| v.get("text").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let mut out = Vec::new();
+    for part in parts {
+        match part.get("type").and_then(Value::as_str) {
+            Some("text") => out.push((Kind::Text, text_of(part))),
+            Some("thinking") => {
+                for t in part.get("thinking").and_then(Value::as_array).into_iter().flatten() {
+                    out.push((Kind::Thinking, text_of(t)));
+                }
+            }
+            _ => {}
+        }
+    }
+    out.retain(|(_, t)| !t.is_empty());
+    out
 }
 
 impl StreamDecoder for Decoder {

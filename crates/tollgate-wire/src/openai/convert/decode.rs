@@ -552,7 +552,7 @@ fn media_block(path: &str, part: WirePart, raw: Value) -> Result<Option<Block>, 
                     src @ Source::Base64 { .. } => src,
                     // The API takes a data URI; a bare base64 payload is what some clients send.
                     Source::Url(raw) => {
-                        Source::Base64 { media_type: pdf_or(&file.filename), data: raw }
+                        Source::Base64 { media_type: media_type_for(&file.filename), data: raw }
                     }
                     other => other,
                 },
@@ -576,7 +576,8 @@ fn media_block(path: &str, part: WirePart, raw: Value) -> Result<Option<Block>, 
     Ok(Some(block))
 }
 
-fn pdf_or(filename: &Option<String>) -> String {
+/// A bare base64 payload has no media type; the filename may say, PDF is what Chat files mostly are.
+fn media_type_for(filename: &Option<String>) -> String {
     match filename
         .as_deref()
         .and_then(|f| f.rsplit_once('.'))

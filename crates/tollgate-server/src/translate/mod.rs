@@ -157,16 +157,29 @@ pub fn encoder_context(
 }
 
 /// The client's stream encoder.
-pub fn client_encoder(client: Dialect, _ctx: &ClientContext) -> Box<dyn StreamEncoder> {
-    encoder(client)
+pub fn client_encoder(client: Dialect, ctx: &ClientContext) -> Box<dyn StreamEncoder> {
+    match client {
+        Dialect::OpenAiChat => Box::new(openai::codec::Encoder::with_options(
+            openai::codec::EncoderOptions {
+                include_usage: ctx.include_usage,
+                created: ctx.created,
+                model_override: None,
+            },
+        )),
+        _ => encoder(client),
+    }
 }
 
 /// The client's whole-response body.
-pub fn client_response(client: Dialect, resp: &Response, _ctx: &ClientContext) -> Vec<u8> {
+pub fn client_response(client: Dialect, resp: &Response, ctx: &ClientContext) -> Vec<u8> {
     let mut notes = Vec::new();
     match client {
         Dialect::Anthropic => anthropic::convert::encode_response(resp, &mut notes),
-        Dialect::OpenAiChat => openai::convert::encode_response(resp, &mut notes),
+        Dialect::OpenAiChat => openai::convert::encode_response_with(
+            resp,
+            &openai::convert::ResponseOptions { created: ctx.created, model_override: None },
+            &mut notes,
+        ),
         Dialect::OpenAiResponses => responses::convert::encode_response(resp, &mut notes),
         Dialect::Gemini => gemini::convert::encode_response(resp, &mut notes),
         Dialect::Ollama => ollama::convert::encode_response(resp, &mut notes),

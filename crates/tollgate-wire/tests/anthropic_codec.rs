@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use tollgate_wire::Usage;
 use tollgate_wire::anthropic::codec::{Decoder, Encoder};
 use tollgate_wire::canonical::{
-    Block, Delta, Opaque, StopReason, StreamDecoder, StreamEncoder, StreamEvent, TextBlock,
+    Block, Delta, Opaque, Origin, StopReason, StreamDecoder, StreamEncoder, StreamEvent, TextBlock,
+    ThinkingBlock,
 };
 use tollgate_wire::dialect::Dialect;
 use tollgate_wire::sse::{SseDecoder, SseFrame};
@@ -365,6 +366,36 @@ fn blocks_anthropic_cannot_answer_with_are_left_out_and_indices_renumbered() {
                "usage": {"input_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 2}})
     );
     assert_eq!(frames.len(), 6);
+}
+
+#[test]
+fn a_decoder_that_knows_its_provider_stamps_thinking_with_its_issuer() {
+    let mut decoder = Decoder::with_provider("anthropic");
+    let mut events = Vec::new();
+    for frame in frames(&[fixture!(wire "anthropic_thinking_tools.sse").1]) {
+        decoder.decode(&frame, &mut events);
+    }
+    let origin = Origin { provider: "anthropic".into(), family: "claude-sonnet-4-5".into() };
+    assert_eq!(decoder.origin(), Some(&origin));
+    let stamped: Vec<Option<&Origin>> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::BlockStart { block: Block::Thinking(t), .. } => Some(t.origin.as_ref()),
+            StreamEvent::BlockStart { block: Block::RedactedThinking(r), .. } => {
+                Some(r.origin.as_ref())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stamped, vec![Some(&origin); 3]);
+    let plain = decode(fixture!(wire "anthropic_thinking_tools.sse").1);
+    assert!(plain.iter().all(|e| !matches!(
+        e,
+        StreamEvent::BlockStart {
+            block: Block::Thinking(ThinkingBlock { origin: Some(_), .. }),
+            ..
+        }
+    )));
 }
 
 proptest! {

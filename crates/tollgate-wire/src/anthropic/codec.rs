@@ -18,9 +18,10 @@ use super::convert::{OutUsage, message_id};
 use super::error::UpstreamError;
 use super::response::WireUsage;
 use crate::Usage;
+use crate::canonical::target::model_family;
 use crate::canonical::{
-    Block, Delta, Opaque, RedactedThinking, StopReason, StreamDecoder, StreamEncoder, StreamEvent,
-    TextBlock, ThinkingBlock, ToolUse,
+    Block, Delta, Opaque, Origin, RedactedThinking, StopReason, StreamDecoder, StreamEncoder,
+    StreamEvent, TextBlock, ThinkingBlock, ToolUse,
 };
 use crate::dialect::Dialect;
 use crate::sse::{SseFrame, write_frame};
@@ -50,11 +51,27 @@ pub struct Decoder {
     /// (whose counts are cumulative, not increments).
     usage: Usage,
     pending: Vec<Pending>,
+    /// The provider's configured name, when known: thinking blocks are then stamped with their
+    /// issuer (this provider and the family of the model `message_start` names), so history
+    /// repair can tell them from another model's.
+    provider: Option<String>,
+    origin: Option<Origin>,
 }
 
 impl Decoder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder for a stream from the named provider; see [`Decoder::origin`].
+    pub fn with_provider(provider: impl Into<String>) -> Self {
+        Self { provider: Some(provider.into()), ..Self::default() }
+    }
+
+    /// Who issued this stream's thinking signatures, once `message_start` has named the model
+    /// (only for a decoder made [`with_provider`](Decoder::with_provider)).
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
     }
 }
 
@@ -227,6 +244,12 @@ impl Decoder {
                 let start: WStart = serde_json::from_str(data)?;
                 if self.phase == Phase::Waiting {
                     self.phase = Phase::Open;
+                    if let Some(provider) = &self.provider {
+                        self.origin = Some(Origin {
+                            provider: provider.clone(),
+                            family: model_family(&start.message.model),
+                        });
+                    }
                     if let Some(usage) = &start.message.usage {
                         usage.merge_into(&mut self.usage);
                     }
@@ -319,7 +342,10 @@ impl Decoder {
                 if let Some(signature) = t.signature.filter(|s| !s.is_empty()) {
                     deltas.push(Delta::Signature(signature));
                 }
-                Block::Thinking(ThinkingBlock::default())
+                Block::Thinking(ThinkingBlock {
+                    origin: self.origin.clone(),
+                    ..ThinkingBlock::default()
+                })
             }
             "tool_use" => {
                 let t: WStartToolUse = serde_json::from_str(raw.get())?;
@@ -335,7 +361,10 @@ impl Decoder {
             }
             "redacted_thinking" => {
                 let t: WStartRedacted = serde_json::from_str(raw.get())?;
-                Block::RedactedThinking(RedactedThinking { data: t.data, origin: None })
+                Block::RedactedThinking(RedactedThinking {
+                    data: t.data,
+                    origin: self.origin.clone(),
+                })
             }
             _ => {
                 let value: Value = serde_json::from_str(raw.get())?;

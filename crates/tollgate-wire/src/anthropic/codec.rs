@@ -491,6 +491,13 @@ enum OutDelta<'a> {
     Citations { citation: &'a Value },
 }
 
+/// An event that is only its type (`message_stop`).
+#[derive(Serialize)]
+struct OutTypeOnly {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
 #[derive(Serialize)]
 struct OutIndex {
     #[serde(rename = "type")]
@@ -583,7 +590,7 @@ impl StreamEncoder for Encoder {
                 frame(out, "message_delta", &data);
             }
             StreamEvent::MessageStop => {
-                frame(out, "message_stop", &OutIndexless { kind: "message_stop" });
+                frame(out, "message_stop", &OutTypeOnly { kind: "message_stop" });
             }
             // Byte for byte the docs' ping, spacing included.
             StreamEvent::Ping => write_frame(out, Some("ping"), r#"{"type": "ping"}"#),
@@ -595,12 +602,6 @@ impl StreamEncoder for Encoder {
     }
 
     fn finish(&mut self, _out: &mut Vec<u8>) {}
-}
-
-#[derive(Serialize)]
-struct OutIndexless {
-    #[serde(rename = "type")]
-    kind: &'static str,
 }
 
 impl Encoder {

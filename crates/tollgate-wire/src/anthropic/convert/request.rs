@@ -463,7 +463,7 @@ fn messages<'a>(messages: &'a [Message], notes: &mut Vec<Note>) -> Vec<OutMessag
             .filter_map(|block| encode_block(block, Place::Request, notes))
             .collect();
         if content.is_empty() {
-            note(notes, "a message left empty by dropped blocks was removed");
+            note(notes, "a message with no content Anthropic can carry was removed");
             continue;
         }
         let role = match message.role {

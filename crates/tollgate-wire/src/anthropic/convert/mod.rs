@@ -7,7 +7,7 @@
 //! [`Block::Opaque`](crate::canonical::Block::Opaque), never rewritten.
 //!
 //! # Layout
-//! - [`blocks`]: content blocks both ways (shared by requests, responses and tool results).
+//! - `blocks`: content blocks both ways (shared by requests, responses and tool results).
 //! - `request`: `decode_request` / `encode_request`.
 //! - `response`: `decode_response` / `encode_response`.
 //!
@@ -21,7 +21,7 @@
 //! included. The legacy `output_format` is read as `response_format` and written back as the
 //! generally available `output_config.format`.
 
-pub mod blocks;
+mod blocks;
 mod request;
 mod response;
 

@@ -3,8 +3,12 @@
 //! `fixtures/anthropic` templates, and the headers every Anthropic response carries.
 //! What the mock answers is decided in `conversation`, not here.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
+use sha2::Sha256;
 
 use super::conversation::{
     Conversation, LastTurn, Plan, Tool, ToolChoice, Usage, json_fragments, text_deltas,
@@ -19,6 +23,24 @@ use super::sse::SseEvent;
 const VERSION_HEADER: &str = "anthropic-version";
 const ORGANIZATION_ID: &str = "7c3f6d2e-5b1a-4e8f-9a0d-2b6c1e4f8a90";
 const THINKING_DOCS: &str = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size";
+const THINKING_CONSIDERATIONS: &str = "https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#important-considerations-when-using-extended-thinking";
+/// The key the mock seals its thinking with. A real signature is opaque and bound to Anthropic's
+/// keys; this one only has to fail the same way when a block is altered or forged.
+const THINKING_SEAL_KEY: &[u8] = b"tollgate-mock-upstream thinking seal";
+
+/// The signature the mock puts on a thinking block it emits: base64 of HMAC-SHA256 over the
+/// thinking text. A block replayed with any other signature (edited text, another provider's
+/// seal, a placeholder) is rejected as the API rejects it.
+pub(crate) fn thinking_signature(thinking: &str) -> String {
+    match Hmac::<Sha256>::new_from_slice(THINKING_SEAL_KEY) {
+        Ok(mut mac) => {
+            mac.update(thinking.as_bytes());
+            BASE64.encode(mac.finalize().into_bytes())
+        }
+        // HMAC takes keys of any length; this arm cannot run.
+        Err(_) => String::new(),
+    }
+}
 
 /// `POST /v1/messages`.
 pub(crate) fn messages(headers: &HeaderMap, body: &[u8], request_id: &str) -> Reply {
@@ -196,6 +218,9 @@ fn parse(headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Result<Convers
     check_system(&request["system"])?;
     let tools = tools(&request["tools"])?;
     let thinking = thinking(&request["thinking"], max_tokens)?;
+    if thinking {
+        check_thinking_rules(&request, messages)?;
+    }
     Ok(Conversation {
         model,
         stream: request["stream"] == true,
@@ -213,19 +238,23 @@ fn check_messages(messages: &[Value]) -> Result<(), Rejection> {
     let last = messages.len() - 1;
     for (i, message) in messages.iter().enumerate() {
         let role = message["role"].as_str().unwrap_or_default();
-        if role != "user" && role != "assistant" {
-            return Err(invalid(format!(
-                "messages.{i}.role: Input should be 'user' or 'assistant'"
-            )));
+        match role {
+            "user" | "assistant" => {}
+            "system" => check_system_message(messages, i)?,
+            _ => {
+                return Err(invalid(format!(
+                    "messages.{i}.role: Input should be 'user' or 'assistant'"
+                )));
+            }
         }
         let empty = match &message["content"] {
-            Value::String(text) => text.is_empty(),
+            Value::String(text) => {
+                check_text(text)?;
+                text.is_empty()
+            }
             Value::Array(blocks) => {
-                if blocks
-                    .iter()
-                    .any(|b| b["type"] == "text" && b["text"].as_str().is_none_or(str::is_empty))
-                {
-                    return Err(invalid("messages: text content blocks must be non-empty"));
+                for (j, block) in blocks.iter().enumerate() {
+                    check_block(i, j, block)?;
                 }
                 blocks.is_empty()
             }
@@ -241,7 +270,167 @@ fn check_messages(messages: &[Value]) -> Result<(), Rejection> {
             )));
         }
     }
+    check_final_whitespace(messages)?;
+    check_tool_order(messages)?;
     check_tool_pairing(messages)
+}
+
+/// Empty text, and (a separate rule) text that is only whitespace.
+fn check_text(text: &str) -> Result<(), Rejection> {
+    if text.is_empty() {
+        return Err(invalid("messages: text content blocks must be non-empty"));
+    }
+    if text.trim().is_empty() {
+        return Err(invalid("messages: text content blocks must contain non-whitespace text"));
+    }
+    Ok(())
+}
+
+fn check_block(i: usize, j: usize, block: &Value) -> Result<(), Rejection> {
+    match block["type"].as_str() {
+        Some("text") => check_text(block["text"].as_str().unwrap_or_default()),
+        Some("tool_use") => {
+            let id = block["id"].as_str().unwrap_or_default();
+            let clean = !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if clean {
+                Ok(())
+            } else {
+                Err(invalid(format!(
+                    "messages.{i}.content.{j}.tool_use.id: String should match pattern \
+                     '^[a-zA-Z0-9_-]+$'"
+                )))
+            }
+        }
+        Some("thinking") => {
+            let thinking = block["thinking"].as_str().unwrap_or_default();
+            if block["signature"].as_str() == Some(thinking_signature(thinking).as_str()) {
+                Ok(())
+            } else {
+                Err(invalid(format!(
+                    "messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+                )))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A mid-conversation `{"role": "system"}` message (newer models) goes right after a user turn
+/// and holds text only. The API's wording for these two refusals is not documented; the
+/// messages here are the mock's own.
+fn check_system_message(messages: &[Value], i: usize) -> Result<(), Rejection> {
+    let after_user = i.checked_sub(1).is_some_and(|p| messages[p]["role"] == "user");
+    if !after_user {
+        return Err(invalid(format!(
+            "messages.{i}: a `system` message must immediately follow a `user` message"
+        )));
+    }
+    for (j, block) in blocks(&messages[i]).iter().enumerate() {
+        if block["type"] != "text" {
+            return Err(invalid(format!(
+                "messages.{i}.content.{j}: `system` messages may only contain text blocks"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A final assistant message (a prefill) cannot end in whitespace.
+fn check_final_whitespace(messages: &[Value]) -> Result<(), Rejection> {
+    let Some(last) = messages.last().filter(|m| m["role"] == "assistant") else { return Ok(()) };
+    let tail = match &last["content"] {
+        Value::String(text) => Some(text.as_str()),
+        Value::Array(blocks) => {
+            blocks.last().filter(|b| b["type"] == "text").and_then(|b| b["text"].as_str())
+        }
+        _ => None,
+    };
+    if tail.is_some_and(|t| t.ends_with(char::is_whitespace)) {
+        return Err(invalid(
+            "messages: final assistant content cannot end with trailing whitespace",
+        ));
+    }
+    Ok(())
+}
+
+/// In an assistant turn the `tool_use` blocks come last; in the user turn that answers them the
+/// `tool_result` blocks come first. Either way round, the API reads the results as not being
+/// "immediately after" the uses.
+fn check_tool_order(messages: &[Value]) -> Result<(), Rejection> {
+    for (i, message) in messages.iter().enumerate() {
+        let blocks = blocks(message);
+        let (first_kind, must_lead) = match message["role"].as_str() {
+            Some("assistant") => ("tool_use", false),
+            Some("user") => ("tool_result", true),
+            _ => continue,
+        };
+        let misplaced = if must_lead {
+            let first_other = blocks.iter().position(|b| b["type"] != first_kind);
+            first_other.is_some_and(|at| blocks[at..].iter().any(|b| b["type"] == first_kind))
+        } else {
+            let first_use = blocks.iter().position(|b| b["type"] == first_kind);
+            first_use.is_some_and(|at| blocks[at..].iter().any(|b| b["type"] != first_kind))
+        };
+        if misplaced {
+            let (at, uses) = if must_lead {
+                let previous = i.checked_sub(1).map(|p| &messages[p]);
+                (i, previous.map(|m| ids_of(m, "tool_use", "id")).unwrap_or_default())
+            } else {
+                (i + 1, ids_of(message, "tool_use", "id"))
+            };
+            return Err(missing_results(at, &uses));
+        }
+    }
+    Ok(())
+}
+
+fn missing_results(at: usize, ids: &[&str]) -> Rejection {
+    invalid(format!(
+        "messages.{at}: `tool_use` ids were found without `tool_result` blocks immediately \
+         after: {}. Each `tool_use` block must have a corresponding `tool_result` block in the \
+         next message.",
+        ids.join(", ")
+    ))
+}
+
+/// With thinking on: temperature stays at 1, tool use is not forced, and in a tool loop the
+/// last assistant turn starts with its thinking (catalogue 7, 10).
+fn check_thinking_rules(request: &Value, messages: &[Value]) -> Result<(), Rejection> {
+    if request["temperature"].as_f64().is_some_and(|t| t != 1.0) {
+        return Err(invalid(format!(
+            "`temperature` may only be set to 1 when thinking is enabled. Please consult our \
+             documentation at {THINKING_CONSIDERATIONS}"
+        )));
+    }
+    if matches!(request["tool_choice"]["type"].as_str(), Some("any" | "tool")) {
+        return Err(invalid("Thinking may not be enabled when tool_choice forces tool use."));
+    }
+    let Some(a) = messages.iter().rposition(|m| m["role"] == "assistant") else { return Ok(()) };
+    let next = messages[a + 1..].iter().find(|m| m["role"] != "system");
+    let in_loop = match next {
+        None => true,
+        Some(m) => m["role"] == "user" && !ids_of(m, "tool_result", "tool_use_id").is_empty(),
+    };
+    if !in_loop {
+        return Ok(());
+    }
+    let first = match &messages[a]["content"] {
+        Value::String(_) => "text",
+        Value::Array(blocks) => blocks.first().and_then(|b| b["type"].as_str()).unwrap_or(""),
+        _ => "",
+    };
+    if first == "thinking" || first == "redacted_thinking" || first.is_empty() {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "messages.{a}.content.0.type: Expected `thinking` or `redacted_thinking`, but found \
+         `{first}`. When `thinking` is enabled, a final `assistant` message must start with a \
+         thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). \
+         We recommend you include thinking blocks from previous turns. To avoid this \
+         requirement, disable `thinking`. Please consult our documentation at \
+         https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking"
+    )))
 }
 
 /// Every `tool_use` must be answered by a `tool_result` in the very next message, and every
@@ -257,15 +446,9 @@ fn check_tool_pairing(messages: &[Value]) -> Result<(), Rejection> {
                 uses.iter().copied().filter(|id| !answered.contains(id)).collect();
             if !missing.is_empty() {
                 // The API names the message that lacks the results, not the one with the uses.
-                return Err(invalid(format!(
-                    "messages.{}: `tool_use` ids were found without `tool_result` blocks \
-                     immediately after: {}. Each `tool_use` block must have a corresponding \
-                     `tool_result` block in the next message.",
-                    i + 1,
-                    missing.join(", ")
-                )));
+                return Err(missing_results(i + 1, &missing));
             }
-        } else {
+        } else if message["role"] == "user" {
             let previous = i.checked_sub(1).and_then(|p| messages.get(p));
             let uses = previous
                 .filter(|m| m["role"] == "assistant")
@@ -290,11 +473,20 @@ fn check_tool_pairing(messages: &[Value]) -> Result<(), Rejection> {
 }
 
 fn check_system(system: &Value) -> Result<(), Rejection> {
-    let empty_text =
-        system.as_array().into_iter().flatten().any(|block| {
-            block["type"] == "text" && block["text"].as_str().is_none_or(str::is_empty)
-        });
-    if empty_text { Err(invalid("system: text content blocks must be non-empty")) } else { Ok(()) }
+    for block in system.as_array().into_iter().flatten().filter(|b| b["type"] == "text") {
+        match block["text"].as_str() {
+            None | Some("") => {
+                return Err(invalid("system: text content blocks must be non-empty"));
+            }
+            Some(text) if text.trim().is_empty() => {
+                return Err(invalid(
+                    "system: text content blocks must contain non-whitespace text",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Client tools (those with an `input_schema`), in order; server tools only count for the
@@ -356,7 +548,9 @@ fn thinking(thinking: &Value, max_tokens: Option<u64>) -> Result<bool, Rejection
 }
 
 fn last_turn(messages: &[Value]) -> LastTurn {
-    let Some(last) = messages.last() else { return LastTurn::Other(String::new()) };
+    let Some(last) = messages.iter().rev().find(|m| m["role"] != "system") else {
+        return LastTurn::Other(String::new());
+    };
     if last["role"] == "user" {
         let results: Vec<String> = blocks(last)
             .iter()
@@ -437,8 +631,9 @@ fn message(conversation: &Conversation, plan: &Plan) -> Json {
     let mut content = Vec::new();
     if let Some(thinking) = &plan.thinking {
         let mut block = templates.thinking_block.clone();
-        block["thinking"] = thinking.concat().into();
-        block["signature"] = templates.thinking_signature.clone().into();
+        let text = thinking.concat();
+        block["signature"] = thinking_signature(&text).into();
+        block["thinking"] = text.into();
         content.push(block);
     }
     if let Some(text) = &plan.text {
@@ -483,7 +678,9 @@ fn stream(conversation: &Conversation, plan: &Plan) -> Vec<SseEvent> {
             delta["delta"]["thinking"] = part.clone().into();
             delta
         });
-        let signature = std::iter::once(templates.signature_delta.clone());
+        let mut signature = templates.signature_delta.clone();
+        signature["delta"]["signature"] = thinking_signature(&thinking.concat()).into();
+        let signature = std::iter::once(signature);
         out.block(templates.thinking_block_start.clone(), deltas.chain(signature));
     }
     if let Some(text) = &plan.text {

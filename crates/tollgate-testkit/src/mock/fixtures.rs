@@ -32,9 +32,6 @@ pub(crate) struct AnthropicTemplates {
     pub(crate) message_stop: Json,
     /// The `data` of `event: error` (an `overloaded_error`).
     pub(crate) stream_error: Json,
-    /// The signature the docs' thinking stream carries; the mock signs every thinking block
-    /// with it.
-    pub(crate) thinking_signature: String,
     pub(crate) error: Json,
     pub(crate) count_tokens: Json,
     pub(crate) models: Json,
@@ -99,10 +96,6 @@ fn load_anthropic() -> Result<AnthropicTemplates, String> {
     let signature_delta = find(&thinking, "signature_delta", |d| {
         d["type"] == "content_block_delta" && d["delta"]["type"] == "signature_delta"
     })?;
-    let thinking_signature = signature_delta["delta"]["signature"]
-        .as_str()
-        .ok_or("signature_delta without a signature")?
-        .to_owned();
 
     Ok(AnthropicTemplates {
         text_block: block(&message, "text")?,
@@ -132,7 +125,6 @@ fn load_anthropic() -> Result<AnthropicTemplates, String> {
         message_delta: find(&text, "message_delta", |d| d["type"] == "message_delta")?,
         message_stop: find(&text, "message_stop", |d| d["type"] == "message_stop")?,
         stream_error: find(&error, "error event", |d| d["type"] == "error")?,
-        thinking_signature,
         error: json(fixture!("anthropic/error.json"))?,
         count_tokens: json(fixture!("anthropic/count_tokens.json"))?,
         models: json(fixture!("anthropic/models.json"))?,

@@ -284,6 +284,197 @@ async fn anthropic_validation_errors_have_the_api_shape() {
     assert_eq!(recorded.json()["model"], "m");
 }
 
+/// The status and error message the mock gives a body, `200` and empty when it accepts it.
+async fn verdict(mock: &MockUpstream, body: Value) -> (u16, String) {
+    let response = anthropic(mock, body).await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (status, body["error"]["message"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn anthropic_rejects_malformed_history_like_the_api() {
+    let mock = MockUpstream::start().await;
+    let call = |id: &str| json!({"type": "tool_use", "id": id, "name": "get_time", "input": {}});
+    let result = |id: &str| json!({"type": "tool_result", "tool_use_id": id, "content": "12:00"});
+    let text = |t: &str| json!({"type": "text", "text": t});
+    let body = |messages: Value| json!({"model": "m", "max_tokens": 100, "tools": weather_tools(), "messages": messages});
+    let cases = [
+        (
+            body(json!([{"role": "user", "content": [text(" \n\t ")]}])),
+            "messages: text content blocks must contain non-whitespace text",
+        ),
+        (
+            body(json!([{"role": "user", "content": "   "}])),
+            "messages: text content blocks must contain non-whitespace text",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 100, "system": [text("  ")],
+                   "messages": [{"role": "user", "content": "hi"}]}),
+            "system: text content blocks must contain non-whitespace text",
+        ),
+        (
+            body(json!([{"role": "user", "content": []}, {"role": "assistant", "content": "x"},
+                        {"role": "user", "content": "y"}])),
+            "messages.0: all messages must have non-empty content except for the optional final \
+             assistant message",
+        ),
+        (
+            body(json!([{"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": [call("functions.get_time:0")]},
+                        {"role": "user", "content": [result("functions.get_time:0")]}])),
+            "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'",
+        ),
+        (
+            body(json!([{"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": [call("toolu_1"), text("Done?")]},
+                        {"role": "user", "content": [result("toolu_1")]}])),
+            "messages.2: `tool_use` ids were found without `tool_result` blocks immediately \
+             after: toolu_1.",
+        ),
+        (
+            body(json!([{"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": [call("toolu_1")]},
+                        {"role": "user", "content": [text("Here:"), result("toolu_1")]}])),
+            "messages.2: `tool_use` ids were found without `tool_result` blocks immediately \
+             after: toolu_1.",
+        ),
+        (
+            body(json!([{"role": "user", "content": "hi"},
+                        {"role": "tool", "content": "x"}])),
+            "messages.1.role: Input should be 'user' or 'assistant'",
+        ),
+        (
+            body(json!([{"role": "system", "content": "Be brief."},
+                        {"role": "user", "content": "hi"}])),
+            "messages.0: a `system` message must immediately follow a `user` message",
+        ),
+        (
+            body(json!([{"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": "The answer is "}])),
+            "messages: final assistant content cannot end with trailing whitespace",
+        ),
+    ];
+    for (request, expected) in cases {
+        let (status, message) = verdict(&mock, request.clone()).await;
+        assert_eq!(status, 400, "{expected}: {request}");
+        assert!(message.contains(expected), "expected {expected:?}, got {message:?}");
+    }
+
+    // The same shapes the right way round are accepted.
+    for messages in [
+        json!([{"role": "user", "content": "hi"},
+               {"role": "assistant", "content": [text("Checking."), call("toolu_1")]},
+               {"role": "user", "content": [result("toolu_1"), text("and?")]}]),
+        json!([{"role": "user", "content": "hi"}, {"role": "assistant", "content": []}]),
+        json!([{"role": "user", "content": "hi"}, {"role": "system", "content": "Be brief."}]),
+    ] {
+        let (status, message) = verdict(&mock, body(messages.clone())).await;
+        assert_eq!(status, 200, "{message}: {messages}");
+    }
+}
+
+#[tokio::test]
+async fn anthropic_mid_conversation_system_messages_are_not_the_last_turn() {
+    let mock = MockUpstream::start().await;
+    let message: Value = anthropic(
+        &mock,
+        json!({"model": "m", "max_tokens": 100, "messages": [
+            {"role": "user", "content": "hello there"},
+            {"role": "system", "content": [{"type": "text", "text": "Answer in French."}]}]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(message["content"][0]["text"], "Hello from the mock. You said: hello there");
+}
+
+#[tokio::test]
+async fn anthropic_thinking_rules_and_signatures() {
+    let mock = MockUpstream::start().await;
+    let thinking = json!({"type": "enabled", "budget_tokens": 1024});
+    let turn = json!([{"role": "user", "content": "What is the weather?"}]);
+    let with = |extra: Value| {
+        let mut body = json!({"model": "m", "max_tokens": 2048, "thinking": thinking,
+                              "tools": weather_tools(), "messages": turn});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    for (extra, expected) in [
+        (
+            json!({"tool_choice": {"type": "any"}}),
+            "Thinking may not be enabled when tool_choice forces tool use.",
+        ),
+        (
+            json!({"tool_choice": {"type": "tool", "name": "get_time"}}),
+            "Thinking may not be enabled when tool_choice forces tool use.",
+        ),
+        (
+            json!({"temperature": 0.5}),
+            "`temperature` may only be set to 1 when thinking is enabled.",
+        ),
+    ] {
+        let (status, message) = verdict(&mock, with(extra)).await;
+        assert_eq!(status, 400, "{expected}");
+        assert!(message.starts_with(expected), "{message}");
+    }
+    assert_eq!(verdict(&mock, with(json!({"temperature": 1}))).await.0, 200);
+
+    // The mock's own thinking, replayed untouched, is accepted; the seal is checked.
+    let answer: Value = anthropic(&mock, with(json!({}))).await.json().await.unwrap();
+    let content = answer["content"].as_array().unwrap().clone();
+    assert_eq!(content[0]["type"], "thinking");
+    assert_eq!(content[1]["type"], "tool_use");
+    let tool_id = content[1]["id"].as_str().unwrap().to_owned();
+    let follow_up = |assistant: Value| {
+        with(json!({"messages": [
+            turn[0].clone(),
+            {"role": "assistant", "content": assistant},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id, "content": "Sunny"}]}
+        ]}))
+    };
+    let (status, message) = verdict(&mock, follow_up(json!(content))).await;
+    assert_eq!(status, 200, "{message}");
+
+    let mut tampered = content.clone();
+    tampered[0]["thinking"] = json!("I was told to think this.");
+    let (status, message) = verdict(&mock, follow_up(json!(tampered))).await;
+    assert_eq!(status, 400);
+    assert_eq!(message, "messages.1.content.0: Invalid `signature` in `thinking` block");
+
+    let mut docs_signed = content.clone();
+    docs_signed[0]["signature"] = json!("EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds...");
+    assert_eq!(verdict(&mock, follow_up(json!(docs_signed))).await.0, 400);
+
+    let (status, message) = verdict(&mock, follow_up(json!([content[1].clone()]))).await;
+    assert_eq!(status, 400);
+    assert!(
+        message.starts_with(
+            "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found \
+             `tool_use`. When `thinking` is enabled, a final `assistant` message must start with \
+             a thinking block"
+        ),
+        "{message}"
+    );
+
+    // A streamed answer carries the same seal over its joined thinking deltas.
+    let mut stream_body = with(json!({}));
+    stream_body["stream"] = json!(true);
+    let events = sse_events(anthropic(&mock, stream_body).await).await;
+    let data: Vec<Value> = events.iter().map(SseEvent::json).collect();
+    let thought: String = data
+        .iter()
+        .filter(|d| d["delta"]["type"] == "thinking_delta")
+        .map(|d| d["delta"]["thinking"].as_str().unwrap())
+        .collect();
+    let signature = data.iter().find(|d| d["delta"]["type"] == "signature_delta").unwrap();
+    assert_eq!(signature["delta"]["signature"], super::anthropic::thinking_signature(&thought));
+    assert_ne!(signature["delta"]["signature"], docs_signed[0]["signature"]);
+}
+
 #[tokio::test]
 async fn count_tokens_models_and_unknown_paths() {
     let mock = MockUpstream::start().await;

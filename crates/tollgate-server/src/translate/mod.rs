@@ -159,13 +159,13 @@ pub fn encoder_context(
 /// The client's stream encoder.
 pub fn client_encoder(client: Dialect, ctx: &ClientContext) -> Box<dyn StreamEncoder> {
     match client {
-        Dialect::OpenAiChat => Box::new(openai::codec::Encoder::with_options(
-            openai::codec::EncoderOptions {
+        Dialect::OpenAiChat => {
+            Box::new(openai::codec::Encoder::with_options(openai::codec::EncoderOptions {
                 include_usage: ctx.include_usage,
                 created: ctx.created,
                 model_override: None,
-            },
-        )),
+            }))
+        }
         _ => encoder(client),
     }
 }

@@ -34,7 +34,7 @@ test = Tests()
 # One model per provider dialect, as the gateway's e2e config names them (run.sh).
 TARGETS = {
     "anthropic": "claude-sonnet-4-5-20250929",
-    "openai_chat": "gpt-4o",
+    "openai_chat": "openai:gpt-4o",
     "openai_responses": "openai-responses:gpt-5",
     "gemini": "gemini-2.5-flash",
     "ollama": "ollama-native:qwen3",

@@ -17,7 +17,7 @@ use tollgate_wire::sse::{SseDecoder, SseFrame};
 
 const PROVIDERS: &[(&str, &str)] = &[
     ("anthropic", "claude-sonnet-4-5-20250929"),
-    ("openai_chat", "gpt-4o"),
+    ("openai_chat", "openai:gpt-4o"),
     ("openai_responses", "openai-responses:gpt-5"),
     ("gemini", "gemini-2.5-flash"),
     ("ollama", "ollama-native:qwen3"),
@@ -444,7 +444,17 @@ async fn tool_result_with_an_image_and_an_error_result() {
         let a = c.send(&gw).await?;
         c.answer(&a);
         c.results(&a, ResultKind::Image);
-        let b = c.send(&gw).await?;
+        // A Chat provider gets the image in a user message after the tool message (tool messages
+        // carry text only), which the mock answers like any user turn: with another call.
+        let mut b = c.send(&gw).await?;
+        for _ in 0..2 {
+            if b.stop != "tool_use" {
+                break;
+            }
+            c.answer(&b);
+            c.results(&b, ResultKind::Text);
+            b = c.send(&gw).await?;
+        }
         expect(b.stop == "end_turn", || format!("image result {b:?}"))?;
         c.answer(&b);
         c.user("and in Lyon?");

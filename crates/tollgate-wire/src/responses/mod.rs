@@ -13,7 +13,6 @@ mod wire;
 
 pub use convert::{
     DecodeOptions, NamespacedTool, ResponseOptions, decode_request, decode_request_with,
-    decode_response, encode_request, encode_response, encode_response_with,
-    previous_response_id,
+    decode_response, encode_request, encode_response, encode_response_with, previous_response_id,
 };
 pub use seal::Sealer;

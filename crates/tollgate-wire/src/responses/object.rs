@@ -10,7 +10,9 @@ use crate::canonical::StopReason;
 
 /// Request fields a Response object echoes, with the value the API echoes when the request left
 /// them out (the API reference's response object).
-const ECHO_DEFAULTS: [(&str, fn() -> Value); 13] = [
+type Default = fn() -> Value;
+
+const ECHO_DEFAULTS: [(&str, Default); 13] = [
     ("instructions", || Value::Null),
     ("max_output_tokens", || Value::Null),
     ("parallel_tool_calls", || Value::Bool(true)),
@@ -190,10 +192,8 @@ pub(crate) fn custom_call_item(call: &Call<'_>, input: &str) -> Value {
 
 /// A reasoning item: one `summary_text` per thinking text shown, and the sealed blocks.
 pub(crate) fn reasoning_item(id: &str, summaries: &[String], sealed: Option<&str>) -> Value {
-    let summary: Vec<Value> = summaries
-        .iter()
-        .map(|text| json!({"type": "summary_text", "text": text}))
-        .collect();
+    let summary: Vec<Value> =
+        summaries.iter().map(|text| json!({"type": "summary_text", "text": text})).collect();
     let mut item = json!({"type": "reasoning", "id": id, "summary": summary});
     if let (Some(blob), Value::Object(o)) = (sealed, &mut item) {
         o.insert("encrypted_content".into(), json!(blob));

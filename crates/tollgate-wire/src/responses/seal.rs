@@ -236,7 +236,8 @@ mod tests {
     #[test]
     fn openai_encrypted_content_is_not_ours() {
         let sealer = Sealer::new(b"k1");
-        let openai = "gAAAAABpPDIVOKrsHNZ0GwsoEKA_IGfuJ5f8Ma_6-EojH4yZFL50qlfUzM7FREdQlpkqlnIHLRx2YJxZ";
+        let openai =
+            "gAAAAABpPDIVOKrsHNZ0GwsoEKA_IGfuJ5f8Ma_6-EojH4yZFL50qlfUzM7FREdQlpkqlnIHLRx2YJxZ";
         assert_eq!(sealer.open(openai), None);
         assert!(!Sealer::is_sealed(openai));
         assert_eq!(sealer.open(""), None);

@@ -167,7 +167,10 @@ impl Decoder {
                 if let (Some(index), Some(delta)) = (event.output_index, event.delta) {
                     let block = self.text_block(index, event.content_index.unwrap_or(0), out);
                     if let Some(block) = block {
-                        out.push(StreamEvent::BlockDelta { index: block, delta: Delta::Text(delta) });
+                        out.push(StreamEvent::BlockDelta {
+                            index: block,
+                            delta: Delta::Text(delta),
+                        });
                     }
                 }
             }
@@ -244,10 +247,10 @@ impl Decoder {
                         self.whole(block, out);
                     }
                 }
-                let stop_reason = if kind == "response.incomplete" {
-                    incomplete_reason(
-                        body.incomplete_details.and_then(|d| d.reason).as_deref(),
-                    )
+                let stop_reason = if kind == "response.incomplete"
+                    || body.status.as_deref() == Some("incomplete")
+                {
+                    incomplete_reason(body.incomplete_details.and_then(|d| d.reason).as_deref())
                 } else if self.saw_tool_use {
                     StopReason::ToolUse
                 } else {
@@ -338,7 +341,10 @@ impl Decoder {
                         }
                     }
                 }
-                self.whole(Block::Opaque(Opaque { dialect: Dialect::OpenAiResponses, value: item }), out);
+                self.whole(
+                    Block::Opaque(Opaque { dialect: Dialect::OpenAiResponses, value: item }),
+                    out,
+                );
             }
             Some(Item::Function { block, streamed }) => {
                 let arguments = item.get("arguments").and_then(Value::as_str).unwrap_or_default();
@@ -357,7 +363,10 @@ impl Decoder {
                     let input = item.get("input").and_then(Value::as_str).unwrap_or_default();
                     serde_json::json!({ "input": input }).to_string()
                 };
-                out.push(StreamEvent::BlockDelta { index: block, delta: Delta::InputJson(fragment) });
+                out.push(StreamEvent::BlockDelta {
+                    index: block,
+                    delta: Delta::InputJson(fragment),
+                });
                 out.push(StreamEvent::BlockStop { index: block });
             }
             Some(Item::Other) | None => match wire::head(raw).kind.as_deref() {
@@ -390,13 +399,19 @@ impl Decoder {
                 *open = Some((part, next));
                 out.push(StreamEvent::BlockStop { index: old });
                 self.next_block += 1;
-                out.push(StreamEvent::BlockStart { index: next, block: Block::Text(TextBlock::default()) });
+                out.push(StreamEvent::BlockStart {
+                    index: next,
+                    block: Block::Text(TextBlock::default()),
+                });
                 Some(next)
             }
             None => {
                 *open = Some((part, next));
                 self.next_block += 1;
-                out.push(StreamEvent::BlockStart { index: next, block: Block::Text(TextBlock::default()) });
+                out.push(StreamEvent::BlockStart {
+                    index: next,
+                    block: Block::Text(TextBlock::default()),
+                });
                 Some(next)
             }
         }
@@ -488,11 +503,7 @@ fn response_body(raw: &RawValue) -> ResponseBody {
 /// `text` as it appears between the quotes of a JSON string.
 fn escape_json_fragment(text: &str) -> String {
     let quoted = Value::String(text.to_owned()).to_string();
-    quoted
-        .strip_prefix('"')
-        .and_then(|q| q.strip_suffix('"'))
-        .unwrap_or_default()
-        .to_owned()
+    quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or_default().to_owned()
 }
 
 impl StreamDecoder for Decoder {

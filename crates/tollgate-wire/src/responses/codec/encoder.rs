@@ -17,6 +17,7 @@
 
 use serde_json::{Value, json};
 
+use crate::Dialect;
 use crate::Usage;
 use crate::canonical::{
     Block, Delta, Note, RedactedThinking, StopReason, StreamEncoder, StreamEvent, ThinkingBlock,
@@ -26,7 +27,6 @@ use crate::responses::convert::encode::custom_input;
 use crate::responses::convert::response::reasoning_parts;
 use crate::responses::object::{self, Call, Shell};
 use crate::sse::write_frame;
-use crate::Dialect;
 
 /// The output item being written.
 enum Open {
@@ -220,11 +220,16 @@ impl Encoder {
             }
             Block::ToolUse(call) => {
                 self.close(out);
-                let custom = self.opts.custom_tools.iter().any(|t| *t == call.name);
+                let custom = self.opts.custom_tools.contains(&call.name);
                 let output_index = self.output.len();
-                let id = object::item_id(if custom { "ctc" } else { "fc" }, &self.response_id, output_index);
+                let id = object::item_id(
+                    if custom { "ctc" } else { "fc" },
+                    &self.response_id,
+                    output_index,
+                );
                 let (namespace, name) = object::call_name(&self.opts.namespaced_tools, &call.name);
-                let item = Call { id: &id, call_id: &call.id, namespace, name, status: "in_progress" };
+                let item =
+                    Call { id: &id, call_id: &call.id, namespace, name, status: "in_progress" };
                 let item = if custom {
                     object::custom_call_item(&item, "")
                 } else {
@@ -285,7 +290,10 @@ impl Encoder {
             return;
         }
         match (delta, &mut self.open) {
-            (Delta::Text(text), Some(OpenState(Open::Message { id, output_index, texts, current: Some(current) }))) => {
+            (
+                Delta::Text(text),
+                Some(OpenState(Open::Message { id, output_index, texts, current: Some(current) })),
+            ) => {
                 current.push_str(text);
                 let fields = vec![
                     ("item_id", json!(id)),
@@ -299,10 +307,16 @@ impl Encoder {
             (Delta::Thinking(text), Some(OpenState(Open::Reasoning { .. }))) => {
                 self.thinking_delta(text, true, out);
             }
-            (Delta::Signature(sig), Some(OpenState(Open::Reasoning { current: Some((t, _)), .. }))) => {
+            (
+                Delta::Signature(sig),
+                Some(OpenState(Open::Reasoning { current: Some((t, _)), .. })),
+            ) => {
                 t.signature = Some(sig.clone());
             }
-            (Delta::InputJson(fragment), Some(OpenState(Open::Call { id, output_index, custom, input, .. }))) => {
+            (
+                Delta::InputJson(fragment),
+                Some(OpenState(Open::Call { id, output_index, custom, input, .. })),
+            ) => {
                 input.push_str(fragment);
                 if !*custom {
                     let fields = vec![
@@ -324,8 +338,13 @@ impl Encoder {
         if text.is_empty() {
             return;
         }
-        let Some(OpenState(Open::Reasoning { id, output_index, summaries, current: Some((t, announced)), .. })) =
-            &mut self.open
+        let Some(OpenState(Open::Reasoning {
+            id,
+            output_index,
+            summaries,
+            current: Some((t, announced)),
+            ..
+        })) = &mut self.open
         else {
             return;
         };
@@ -392,7 +411,8 @@ impl Encoder {
             }
             Some(Open::Reasoning { id, output_index, blocks, summaries, current }) => {
                 let Some((thinking, announced)) = current.take() else { return };
-                let (id, output_index, summary_index) = (id.clone(), *output_index, summaries.len());
+                let (id, output_index, summary_index) =
+                    (id.clone(), *output_index, summaries.len());
                 let text = thinking.thinking.clone();
                 blocks.push(Block::Thinking(thinking));
                 if announced {
@@ -447,8 +467,10 @@ impl Encoder {
                 self.item_done(object::reasoning_item(&id, &summaries, sealed.as_deref()), out);
             }
             Open::Call { id, output_index, call_id, name, custom, input, start_input } => {
-                let (namespace, client_name) = object::call_name(&self.opts.namespaced_tools, &name);
-                let (namespace, client_name) = (namespace.map(str::to_owned), client_name.to_owned());
+                let (namespace, client_name) =
+                    object::call_name(&self.opts.namespaced_tools, &name);
+                let (namespace, client_name) =
+                    (namespace.map(str::to_owned), client_name.to_owned());
                 let call = Call {
                     id: &id,
                     call_id: &call_id,
@@ -528,7 +550,8 @@ impl Encoder {
         self.close(out);
         let (status, reason) = object::status(self.stop_reason.as_ref());
         let response = self.shell_object(status, reason, None);
-        let kind = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
+        let kind =
+            if status == "incomplete" { "response.incomplete" } else { "response.completed" };
         self.emit(kind, vec![("response", response)], out);
         self.finished = true;
     }
@@ -552,7 +575,9 @@ impl Encoder {
 /// The OpenAI error `type` for an Anthropic error type.
 fn kind_type(kind: &str) -> &'static str {
     match kind {
-        "invalid_request_error" | "request_too_large" | "not_found_error" => "invalid_request_error",
+        "invalid_request_error" | "request_too_large" | "not_found_error" => {
+            "invalid_request_error"
+        }
         "rate_limit_error" => "rate_limit_error",
         "billing_error" => "insufficient_quota",
         "authentication_error" => "authentication_error",

@@ -16,9 +16,8 @@ use crate::canonical::{
 };
 use crate::responses::seal::Sealer;
 use crate::responses::wire::{
-    self, CallOutputItem, CustomTool, CustomToolCallItem, FilePart, FunctionCallItem,
-    FunctionTool, ImagePart, MessageItem, NamespaceTool, ReasoningParam, StrOrList, TextPart,
-    flat_name, parse,
+    self, CallOutputItem, CustomTool, CustomToolCallItem, FilePart, FunctionCallItem, FunctionTool,
+    ImagePart, MessageItem, NamespaceTool, ReasoningParam, StrOrList, TextPart, flat_name, parse,
 };
 use crate::{Dialect, InvalidBody};
 
@@ -43,8 +42,8 @@ pub(super) fn decode(body: &[u8], opts: &DecodeOptions) -> Result<Request, Inval
     let text = std::str::from_utf8(body)
         .map_err(|_| InvalidBody::new(None, "request body is not valid UTF-8"))?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let fields: BTreeMap<String, Box<RawValue>> = serde_path_to_error::deserialize(&mut de)
-        .map_err(InvalidBody::from_serde)?;
+    let fields: BTreeMap<String, Box<RawValue>> =
+        serde_path_to_error::deserialize(&mut de).map_err(InvalidBody::from_serde)?;
     let get = |k: &str| fields.get(k).filter(|raw| raw.get().trim() != "null");
 
     let mut req = Request {
@@ -180,9 +179,9 @@ fn tool_choice(raw: &RawValue) -> Result<Option<ToolChoice>, InvalidBody> {
             }
         },
         Value::Object(o) => match (o.get("type").and_then(Value::as_str), o.get("name")) {
-            (Some("function" | "custom"), Some(Value::String(name))) => Some(ToolChoice::Tool(
-                flat_name(o.get("namespace").and_then(Value::as_str), name),
-            )),
+            (Some("function" | "custom"), Some(Value::String(name))) => {
+                Some(ToolChoice::Tool(flat_name(o.get("namespace").and_then(Value::as_str), name)))
+            }
             _ => None,
         },
         _ => None,
@@ -303,7 +302,11 @@ impl<'a> Items<'a> {
                     let call: FunctionCallItem = parse(item, &path)?;
                     let input = arguments(&call.arguments);
                     let name = flat_name(call.namespace.as_deref(), &call.name);
-                    push(&mut req.messages, Role::Assistant, vec![tool_use(call.call_id, name, input)]);
+                    push(
+                        &mut req.messages,
+                        Role::Assistant,
+                        vec![tool_use(call.call_id, name, input)],
+                    );
                 }
                 Some("custom_tool_call") => {
                     let call: CustomToolCallItem = parse(item, &path)?;
@@ -336,8 +339,7 @@ impl<'a> Items<'a> {
                     // `tool_search_call`/`_output`, `image_generation_call`, `compaction`,
                     // `item_reference`, ...). Outputs sit with the user's side of the turn,
                     // everything else with the model's, so order survives the grouping.
-                    let role =
-                        if kind.ends_with("_output") { Role::User } else { Role::Assistant };
+                    let role = if kind.ends_with("_output") { Role::User } else { Role::Assistant };
                     let opaque = Block::Opaque(Opaque {
                         dialect: Dialect::OpenAiResponses,
                         value: wire::value(item),
@@ -436,7 +438,9 @@ impl<'a> Items<'a> {
                     cache_control: None,
                 })
             }
-            _ => Block::Opaque(Opaque { dialect: Dialect::OpenAiResponses, value: wire::value(raw) }),
+            _ => {
+                Block::Opaque(Opaque { dialect: Dialect::OpenAiResponses, value: wire::value(raw) })
+            }
         })
     }
 

@@ -121,7 +121,9 @@ pub(super) fn encode(req: &Request, target: &Target, notes: &mut Vec<Note>) -> V
 
     if same_dialect {
         for (key, value) in &req.extra.fields {
-            if key == "safety_identifier" && req.user.as_ref() == value.as_str().map(str::to_owned).as_ref() {
+            if key == "safety_identifier"
+                && req.user.as_ref() == value.as_str().map(str::to_owned).as_ref()
+            {
                 // It became the canonical `user`; send it under its own name only.
                 body.remove("user");
             }
@@ -154,7 +156,8 @@ pub(super) fn encode(req: &Request, target: &Target, notes: &mut Vec<Note>) -> V
         ));
     }
     for kind in &dropped.opaque {
-        notes.push(Note::new(format!("{kind} blocks dropped: the Responses API cannot carry them")));
+        notes
+            .push(Note::new(format!("{kind} blocks dropped: the Responses API cannot carry them")));
     }
     if dropped.cache_control {
         notes.push(Note::new("cache_control dropped: OpenAI caches prompts automatically"));
@@ -247,10 +250,12 @@ fn tool(tool: &Tool, dropped: &mut Dropped, notes: &mut Vec<Note>) -> Option<Val
                 out.insert("format".into(), format.clone());
             }
         }
-        ToolKind::Hosted { dialect: Dialect::OpenAiResponses, value } => return Some(value.clone()),
+        ToolKind::Hosted { dialect: Dialect::OpenAiResponses, value } => {
+            return Some(value.clone());
+        }
         ToolKind::Hosted { dialect, .. } => {
             notes.push(Note::new(format!(
-                "tool {} dropped: a {dialect} server tool has no Responses equivalent",
+                "tool {} dropped: a server tool of the {dialect} dialect has no Responses equivalent",
                 tool.name
             )));
             return None;

@@ -61,7 +61,7 @@ pub fn decode_response(body: &[u8]) -> Result<Response, InvalidBody> {
 }
 
 /// A canonical response written for a client of this dialect, with default options (no
-/// sealer: thinking is dropped and noted).
+/// sealer: thinking is shown as a reasoning summary but not sealed, and that is noted).
 pub fn encode_response(resp: &Response, notes: &mut Vec<Note>) -> Vec<u8> {
     encode_response_with(resp, &ResponseOptions::default(), notes)
 }
@@ -89,8 +89,9 @@ pub struct ResponseOptions {
     pub custom_tools: Vec<String>,
     /// Functions the client declared inside `namespace` tools, flattened in the canonical model.
     pub namespaced_tools: Vec<NamespacedTool>,
-    /// When set, thinking and redacted-thinking blocks become one reasoning item whose
-    /// `encrypted_content` seals them for replay; when not, they are dropped and noted.
+    /// When set, each run of thinking and redacted-thinking blocks becomes one reasoning item
+    /// whose `encrypted_content` seals them for replay; when not, the item carries the summary
+    /// only (the client cannot replay it) and that is noted.
     pub sealer: Option<Sealer>,
     pub previous_response_id: Option<String>,
     /// Request fields the Response object echoes (`instructions`, `tools`, `tool_choice`,

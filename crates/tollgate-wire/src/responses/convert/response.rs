@@ -34,9 +34,9 @@ pub(super) fn decode(body: &[u8]) -> Result<Response, InvalidBody> {
         output_item(item, &format!("output[{i}]"), &mut content)?;
     }
     let stop_reason = match body.status.as_deref() {
-        Some("incomplete") => Some(incomplete_reason(
-            body.incomplete_details.and_then(|d| d.reason).as_deref(),
-        )),
+        Some("incomplete") => {
+            Some(incomplete_reason(body.incomplete_details.and_then(|d| d.reason).as_deref()))
+        }
         _ if content.iter().any(|b| matches!(b, Block::ToolUse(_))) => Some(StopReason::ToolUse),
         _ => Some(StopReason::EndTurn),
     };
@@ -138,7 +138,7 @@ pub(super) fn encode(resp: &Response, opts: &ResponseOptions, notes: &mut Vec<No
     let mut output: Vec<Value> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
     let mut thinking: Vec<Block> = Vec::new();
-    let mut dropped_thinking = false;
+    let mut unsealed = false;
 
     // Runs of text become one message item, runs of thinking one reasoning item.
     let flush_text = |texts: &mut Vec<String>, output: &mut Vec<Value>| {
@@ -152,13 +152,16 @@ pub(super) fn encode(resp: &Response, opts: &ResponseOptions, notes: &mut Vec<No
         if thinking.is_empty() {
             return;
         }
-        match &opts.sealer {
-            Some(sealer) => {
-                let id = object::item_id("rs", &rid, output.len());
-                let (summaries, sealed) = reasoning_parts(thinking, sealer);
-                output.push(object::reasoning_item(&id, &summaries, sealed.as_deref()));
+        let (summaries, sealed) = match &opts.sealer {
+            Some(sealer) => reasoning_parts(thinking, sealer),
+            None => {
+                unsealed = true;
+                (summaries(thinking), None)
             }
-            None => dropped_thinking = true,
+        };
+        if !summaries.is_empty() || sealed.is_some() {
+            let id = object::item_id("rs", &rid, output.len());
+            output.push(object::reasoning_item(&id, &summaries, sealed.as_deref()));
         }
         thinking.clear();
     };
@@ -177,9 +180,10 @@ pub(super) fn encode(resp: &Response, opts: &ResponseOptions, notes: &mut Vec<No
                 flush_text(&mut texts, &mut output);
                 flush_thinking(&mut thinking, &mut output);
                 let (namespace, name) = object::call_name(&opts.namespaced_tools, &call.name);
-                let custom = opts.custom_tools.iter().any(|t| *t == call.name);
+                let custom = opts.custom_tools.contains(&call.name);
                 let id = object::item_id(if custom { "ctc" } else { "fc" }, &rid, output.len());
-                let item = Call { id: &id, call_id: &call.id, namespace, name, status: "completed" };
+                let item =
+                    Call { id: &id, call_id: &call.id, namespace, name, status: "completed" };
                 output.push(if custom {
                     object::custom_call_item(&item, &custom_input(&call.input))
                 } else {
@@ -202,8 +206,8 @@ pub(super) fn encode(resp: &Response, opts: &ResponseOptions, notes: &mut Vec<No
     }
     flush_text(&mut texts, &mut output);
     flush_thinking(&mut thinking, &mut output);
-    if dropped_thinking {
-        notes.push(Note::new("thinking dropped: no sealer to carry it through the client"));
+    if unsealed {
+        notes.push(Note::new("thinking not sealed: no sealer, the client cannot replay it"));
     }
 
     let (status, reason) = object::status(resp.stop_reason.as_ref());
@@ -226,13 +230,6 @@ pub(crate) fn reasoning_parts(
     blocks: &[Block],
     sealer: &crate::responses::seal::Sealer,
 ) -> (Vec<String>, Option<String>) {
-    let summaries = blocks
-        .iter()
-        .filter_map(|b| match b {
-            Block::Thinking(t) if !t.thinking.is_empty() => Some(t.thinking.clone()),
-            _ => None,
-        })
-        .collect();
     let sealable: Vec<Block> = blocks
         .iter()
         .filter(|b| match b {
@@ -243,5 +240,17 @@ pub(crate) fn reasoning_parts(
         .cloned()
         .collect();
     let sealed = (!sealable.is_empty()).then(|| sealer.seal(&sealable));
-    (summaries, sealed)
+    (summaries(blocks), sealed)
+}
+
+/// The thinking texts of a run of blocks, one summary part each; signature-only blocks show
+/// nothing.
+fn summaries(blocks: &[Block]) -> Vec<String> {
+    blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Thinking(t) if !t.thinking.is_empty() => Some(t.thinking.clone()),
+            _ => None,
+        })
+        .collect()
 }

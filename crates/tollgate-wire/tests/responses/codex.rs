@@ -234,3 +234,31 @@ fn sealed_thinking_survives_the_codex_tool_loop() {
         decode_request_with(forged.as_bytes(), &DecodeOptions { sealer: Some(sealer()) }).unwrap();
     assert!(matches!(&req.messages[1].content[0], Block::Opaque(_)));
 }
+
+/// The real thing: Codex 0.169.0 was served this encoder's streams (Claude-style thinking sealed
+/// with the key `live-key`, an `apply_patch` call, an `exec_command` call), ran both tools, and
+/// sent this request. Its replayed reasoning items open to the original thinking blocks.
+#[test]
+fn codex_replays_sealed_reasoning_verbatim() {
+    let body = fixture!("codex_request_sealed_replay.json").as_bytes();
+    let req = decode_request_with(body, &DecodeOptions { sealer: Some(Sealer::new(b"live-key")) })
+        .unwrap();
+    let thinking: Vec<(&str, Option<&str>)> = req
+        .messages
+        .iter()
+        .flat_map(|m| &m.content)
+        .filter_map(|b| match b {
+            Block::Thinking(t) => Some((t.thinking.as_str(), t.signature.as_deref())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(thinking, [("I will add the file.", Some("sig_A")), ("Now list.", Some("sig_B"))]);
+    let roles: Vec<Role> = req.messages.iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::User, Role::Assistant, Role::User, Role::Assistant, Role::User]);
+    let Block::ToolUse(patch) = &req.messages[1].content[1] else { panic!() };
+    assert_eq!(
+        patch.input["input"],
+        "*** Begin Patch\n*** Add File: live.txt\n+hello \"live\"\n*** End Patch\n"
+    );
+    insta::assert_json_snapshot!(summary::request(&req)["messages"]);
+}

@@ -18,7 +18,9 @@ use serde_json::value::RawValue;
 use crate::canonical::{
     Block, Delta, Opaque, StopReason, StreamDecoder, StreamEvent, TextBlock, ThinkingBlock, ToolUse,
 };
-use crate::responses::convert::response::{incomplete_reason, output_item, summary_text};
+use crate::responses::convert::response::{
+    incomplete_reason, output_item, summary_origin, summary_text,
+};
 use crate::responses::wire::{
     self, CustomToolCallItem, ErrorBody, FunctionCallItem, ResponseBody, flat_name,
 };
@@ -80,6 +82,10 @@ pub struct Decoder {
     saw_tool_use: bool,
     /// Whether any output item event was seen (else the terminal response's `output` is used).
     saw_items: bool,
+    /// The model `response.created` named, for the origin of reasoning summaries.
+    model: String,
+    /// The last item added, for events that leave out `output_index`.
+    last_item: Option<u64>,
 }
 
 /// [`Item`] behind a newtype so the decoder can derive `Debug` without exposing it.
@@ -104,6 +110,7 @@ impl Decoder {
     fn start(&mut self, id: String, model: String, out: &mut Vec<StreamEvent>) {
         if !self.started {
             self.started = true;
+            self.model.clone_from(&model);
             out.push(StreamEvent::MessageStart { id, model, usage: Usage::default() });
         }
     }
@@ -124,8 +131,12 @@ impl Decoder {
                 out.push(StreamEvent::BlockStop { index });
             }
             Block::Thinking(t) => {
-                let index = self.open(Block::Thinking(ThinkingBlock::default()), out);
+                let start = ThinkingBlock { origin: t.origin, ..ThinkingBlock::default() };
+                let index = self.open(Block::Thinking(start), out);
                 out.push(StreamEvent::BlockDelta { index, delta: Delta::Thinking(t.thinking) });
+                if let Some(signature) = t.signature {
+                    out.push(StreamEvent::BlockDelta { index, delta: Delta::Signature(signature) });
+                }
                 out.push(StreamEvent::BlockStop { index });
             }
             Block::ToolUse(call) => {
@@ -143,8 +154,11 @@ impl Decoder {
         }
     }
 
-    fn event(&mut self, event: Event, out: &mut Vec<StreamEvent>) {
+    fn event(&mut self, mut event: Event, out: &mut Vec<StreamEvent>) {
         let kind = event.kind.clone().unwrap_or_default();
+        if event.output_index.is_none() {
+            event.output_index = self.last_item;
+        }
         match kind.as_str() {
             "response.created" | "response.in_progress" | "response.queued" => {
                 let body = event.response.as_deref().map(response_body).unwrap_or_default();
@@ -154,6 +168,7 @@ impl Decoder {
                 self.start(String::new(), String::new(), out);
                 self.saw_items = true;
                 if let (Some(index), Some(item)) = (event.output_index, event.item) {
+                    self.last_item = Some(index);
                     self.item_added(index, &item, out);
                 }
             }
@@ -238,7 +253,9 @@ impl Decoder {
                 if !self.saw_items {
                     let mut blocks = Vec::new();
                     for (i, item) in body.output.iter().enumerate() {
-                        if let Err(e) = output_item(item, &format!("output[{i}]"), &mut blocks) {
+                        if let Err(e) =
+                            output_item(item, &format!("output[{i}]"), &body.model, &mut blocks)
+                        {
                             self.fail("api_error", format!("malformed upstream output: {e}"), out);
                             return;
                         }
@@ -319,7 +336,7 @@ impl Decoder {
                 if !streamed {
                     // Text that never came as deltas.
                     let mut blocks = Vec::new();
-                    if output_item(raw, "item", &mut blocks).is_ok() {
+                    if output_item(raw, "item", &self.model, &mut blocks).is_ok() {
                         blocks.into_iter().for_each(|b| self.whole(b, out));
                     }
                 }
@@ -334,7 +351,7 @@ impl Decoder {
                                 Block::Thinking(ThinkingBlock {
                                     thinking: summary,
                                     signature: None,
-                                    origin: None,
+                                    origin: Some(summary_origin(&self.model)),
                                 }),
                                 out,
                             );
@@ -373,7 +390,7 @@ impl Decoder {
                 // A call whose `added` never came: take it whole.
                 Some("function_call" | "custom_tool_call" | "message" | "reasoning") => {
                     let mut blocks = Vec::new();
-                    if output_item(raw, "item", &mut blocks).is_ok() {
+                    if output_item(raw, "item", &self.model, &mut blocks).is_ok() {
                         blocks.into_iter().for_each(|b| self.whole(b, out));
                     }
                 }
@@ -455,9 +472,10 @@ impl Decoder {
         }
         *block = Some(next);
         self.next_block += 1;
+        let origin = Some(summary_origin(&self.model));
         out.push(StreamEvent::BlockStart {
             index: next,
-            block: Block::Thinking(ThinkingBlock::default()),
+            block: Block::Thinking(ThinkingBlock { origin, ..ThinkingBlock::default() }),
         });
         Some(next)
     }

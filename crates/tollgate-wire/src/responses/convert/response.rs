@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 use super::ResponseOptions;
 use super::decode::arguments;
 use super::encode::custom_input;
+use crate::canonical::target::model_family;
 use crate::canonical::{
-    Block, CUSTOM_INPUT_FIELD, Note, Opaque, Response, StopReason, TextBlock, ThinkingBlock,
-    ToolUse,
+    Block, CUSTOM_INPUT_FIELD, Note, Opaque, Origin, Response, StopReason, TextBlock,
+    ThinkingBlock, ToolUse,
 };
 use crate::responses::object::{self, Call, Shell};
 use crate::responses::wire::{
@@ -31,7 +32,7 @@ pub(super) fn decode(body: &[u8]) -> Result<Response, InvalidBody> {
     }
     let mut content = Vec::new();
     for (i, item) in body.output.iter().enumerate() {
-        output_item(item, &format!("output[{i}]"), &mut content)?;
+        output_item(item, &format!("output[{i}]"), &body.model, &mut content)?;
     }
     let stop_reason = match body.status.as_deref() {
         Some("incomplete") => {
@@ -65,6 +66,7 @@ pub(crate) fn incomplete_reason(reason: Option<&str>) -> StopReason {
 pub(crate) fn output_item(
     raw: &RawValue,
     path: &str,
+    model: &str,
     out: &mut Vec<Block>,
 ) -> Result<(), InvalidBody> {
     match wire::head(raw).kind.as_deref() {
@@ -108,7 +110,7 @@ pub(crate) fn output_item(
                 out.push(Block::Thinking(ThinkingBlock {
                     thinking: summary,
                     signature: None,
-                    origin: None,
+                    origin: Some(summary_origin(model)),
                 }));
             }
             out.push(Block::Opaque(Opaque { dialect: Dialect::OpenAiResponses, value }));
@@ -119,6 +121,13 @@ pub(crate) fn output_item(
         })),
     }
     Ok(())
+}
+
+/// Who issued a reasoning summary shown as thinking: marked as this dialect's, never a provider
+/// name, so history repair strips it before any provider (no one can take unsigned thinking
+/// back). The server may overwrite it with the configured provider name.
+pub(crate) fn summary_origin(model: &str) -> Origin {
+    Origin { provider: Dialect::OpenAiResponses.as_str().to_owned(), family: model_family(model) }
 }
 
 /// A reasoning item's summary parts joined as one text.

@@ -85,3 +85,32 @@ fn options_for_a_request_without_tools_or_json() {
     assert_eq!(opts.echo["instructions"], "x");
     assert!(!opts.echo.contains_key("temperature"));
 }
+
+#[test]
+fn tool_choice_strings_and_rich_outputs() {
+    for (choice, expected) in [
+        (json!("auto"), ToolChoice::Auto),
+        (json!("required"), ToolChoice::Any),
+        (json!("none"), ToolChoice::None),
+        (json!({"type": "custom", "name": "apply_patch"}), ToolChoice::Tool("apply_patch".into())),
+    ] {
+        let body = json!({"model": "m", "input": "x", "tool_choice": choice});
+        let req = decode_request(body.to_string().as_bytes()).unwrap();
+        assert_eq!(req.tool_choice, Some(expected));
+    }
+    // A function output with text and an image: both kept, in order (20).
+    let body = json!({"model": "m", "input": [
+        {"type": "function_call", "call_id": "c1", "name": "view_image", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": [
+            {"type": "input_text", "text": "here"},
+            {"type": "input_image", "image_url": "data:image/png;base64,iVBO"}
+        ]},
+        {"type": "function_call_output", "call_id": "c2", "output": ""}
+    ]});
+    let req = decode_request(body.to_string().as_bytes()).unwrap();
+    assert_eq!(req.messages.len(), 2);
+    let Block::ToolResult(result) = &req.messages[1].content[0] else { panic!() };
+    assert!(matches!(&result.content[..], [Block::Text(_), Block::Image(_)]));
+    let Block::ToolResult(empty) = &req.messages[1].content[1] else { panic!() };
+    assert!(empty.content.is_empty(), "an empty output is an empty result, not an empty text");
+}

@@ -15,7 +15,7 @@
 //! # Routes
 //! `POST /v1/messages` (any query, e.g. `?beta=true`), `POST /v1/messages/count_tokens`,
 //! `GET /v1/models` (Anthropic shape when `anthropic-version` is sent, else OpenAI shape),
-//! `POST /v1/chat/completions`. Anything else is a 404 in the dialect the request looks like.
+//! `POST /v1/chat/completions`, `POST /v1/responses` (`responses`). Anything else is a 404 in the dialect the request looks like.
 
 mod anthropic;
 mod body;
@@ -24,10 +24,13 @@ mod fixtures;
 mod ids;
 mod json;
 mod openai;
+mod responses;
 mod server;
 mod sse;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_responses;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -21,7 +21,7 @@ use super::body::{FLUSH_BEFORE_BREAK, InFlight, MockBody, Step};
 use super::conversation::asks_to_stream;
 use super::json::Json;
 use super::sse::SseEvent;
-use super::{Behaviour, RecordedRequest, State, anthropic, ids, openai};
+use super::{Behaviour, RecordedRequest, State, anthropic, ids, openai, responses};
 
 /// What a route answers, before behaviours and framing.
 pub(crate) enum Reply {
@@ -79,27 +79,31 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
 enum Dialect {
     Anthropic,
     OpenAi,
+    /// OpenAI's Responses API: OpenAI's headers and errors, its own stream error.
+    Responses,
 }
 
 impl Dialect {
     fn request_id(self) -> String {
         match self {
             Dialect::Anthropic => ids::anthropic_request_id(),
-            Dialect::OpenAi => ids::openai_request_id(),
+            Dialect::OpenAi | Dialect::Responses => ids::openai_request_id(),
         }
     }
 
     fn headers(self, request_id: &str, status: StatusCode, streaming: bool) -> HeaderMap {
         match self {
             Dialect::Anthropic => anthropic::response_headers(request_id, status, streaming),
-            Dialect::OpenAi => openai::response_headers(request_id, status, streaming),
+            Dialect::OpenAi | Dialect::Responses => {
+                openai::response_headers(request_id, status, streaming)
+            }
         }
     }
 
     fn overloaded(self, request_id: &str) -> Reply {
         match self {
             Dialect::Anthropic => anthropic::overloaded(request_id),
-            Dialect::OpenAi => openai::overloaded(),
+            Dialect::OpenAi | Dialect::Responses => openai::overloaded(),
         }
     }
 
@@ -107,6 +111,7 @@ impl Dialect {
         match self {
             Dialect::Anthropic => anthropic::stream_error_event(),
             Dialect::OpenAi => openai::stream_error_event(),
+            Dialect::Responses => responses::stream_error_event(),
         }
     }
 }
@@ -117,6 +122,7 @@ enum Route {
     CountTokens,
     Models(Dialect),
     ChatCompletions,
+    Responses,
     NotFound(Dialect),
 }
 
@@ -128,6 +134,7 @@ impl Route {
             (&Method::POST, "/v1/messages") => Route::Messages,
             (&Method::POST, "/v1/messages/count_tokens") => Route::CountTokens,
             (&Method::POST, "/v1/chat/completions") => Route::ChatCompletions,
+            (&Method::POST, "/v1/responses") => Route::Responses,
             (&Method::GET, "/v1/models") if headers.contains_key("anthropic-version") => {
                 Route::Models(Dialect::Anthropic)
             }
@@ -143,12 +150,13 @@ impl Route {
         match self {
             Route::Messages | Route::CountTokens => Dialect::Anthropic,
             Route::ChatCompletions => Dialect::OpenAi,
+            Route::Responses => Dialect::Responses,
             Route::Models(dialect) | Route::NotFound(dialect) => dialect,
         }
     }
 
     fn can_stream(self) -> bool {
-        matches!(self, Route::Messages | Route::ChatCompletions)
+        matches!(self, Route::Messages | Route::ChatCompletions | Route::Responses)
     }
 
     fn reply(self, request: &http::request::Parts, body: &[u8], request_id: &str) -> Reply {
@@ -157,10 +165,11 @@ impl Route {
             Route::Messages => anthropic::messages(headers, body, request_id),
             Route::CountTokens => anthropic::count_tokens(headers, body, request_id),
             Route::Models(Dialect::Anthropic) => anthropic::models(headers, request_id),
-            Route::Models(Dialect::OpenAi) => openai::models(headers),
+            Route::Models(Dialect::OpenAi | Dialect::Responses) => openai::models(headers),
             Route::ChatCompletions => openai::chat_completions(headers, body),
+            Route::Responses => responses::responses(headers, body),
             Route::NotFound(Dialect::Anthropic) => anthropic::not_found(request_id),
-            Route::NotFound(Dialect::OpenAi) => {
+            Route::NotFound(Dialect::OpenAi | Dialect::Responses) => {
                 openai::not_found(&request.method, request.uri.path())
             }
         }

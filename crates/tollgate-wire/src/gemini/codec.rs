@@ -221,6 +221,8 @@ enum Open {
 pub struct Encoder {
     id: String,
     model: String,
+    /// Input counts as known at the start, repeated on every chunk as Gemini does.
+    usage: Usage,
     open: Option<Open>,
     tool_name: String,
     tool_args: String,
@@ -239,6 +241,7 @@ impl Encoder {
         usage: Option<&Usage>,
         out: &mut Vec<u8>,
     ) {
+        let usage = usage.unwrap_or(&self.usage);
         let chunk = GenerateContentResponse {
             candidates: vec![Candidate {
                 content: Some(Content { parts, role: Some("model".to_owned()) }),
@@ -246,7 +249,7 @@ impl Encoder {
                 index: Some(0),
             }],
             prompt_feedback: None,
-            usage_metadata: usage.map(usage_metadata),
+            usage_metadata: Some(usage_metadata(usage)),
             model_version: Some(self.model.clone()),
             response_id: Some(self.id.clone()),
             error: None,
@@ -267,9 +270,10 @@ impl Encoder {
 impl StreamEncoder for Encoder {
     fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         match event {
-            StreamEvent::MessageStart { id, model, .. } => {
+            StreamEvent::MessageStart { id, model, usage } => {
                 self.id.clone_from(id);
                 self.model.clone_from(model);
+                self.usage = *usage;
             }
             StreamEvent::BlockStart { block, .. } => match block {
                 Block::Text(_) => self.open = Some(Open::Text),

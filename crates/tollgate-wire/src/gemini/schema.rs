@@ -233,6 +233,9 @@ impl Cleaner<'_> {
         }
         if let Some(kind) = kind {
             out.insert("type".to_owned(), Value::String(kind));
+        } else if out.contains_key("enum") && !out.contains_key("anyOf") {
+            // Gemini's enums are string enums; one without a type (a `const`) says so.
+            out.insert("type".to_owned(), Value::String("string".to_owned()));
         }
         if let Some(Value::Array(required)) = node.get("required") {
             let present = out.get("properties").and_then(Value::as_object);
@@ -356,7 +359,7 @@ mod tests {
         }));
         assert_eq!(out["properties"]["a"], json!({"type": "string", "nullable": true}));
         assert_eq!(out["properties"]["b"], json!({"type": "integer", "nullable": true}));
-        assert_eq!(out["properties"]["c"], json!({"enum": ["fixed"]}));
+        assert_eq!(out["properties"]["c"], json!({"type": "string", "enum": ["fixed"]}));
         assert_eq!(
             out["properties"]["d"],
             json!({"anyOf": [{"type": "string"}, {"type": "number"}]})
@@ -365,7 +368,10 @@ mod tests {
             out["properties"]["e"],
             json!({"anyOf": [{"type": "string"}, {"type": "integer"}]})
         );
-        assert_eq!(out["properties"]["f"], json!({"enum": ["1", "2"], "nullable": true}));
+        assert_eq!(
+            out["properties"]["f"],
+            json!({"type": "string", "enum": ["1", "2"], "nullable": true})
+        );
     }
 
     #[test]

@@ -111,22 +111,23 @@ fn call_names(messages: &[Message]) -> HashMap<String, String> {
     names
 }
 
-/// A user turn: function responses first (with the images and documents of results right after
-/// them), then the rest in order.
+/// A user turn: function responses first (Gemini counts them against the calls), then the images
+/// and documents of the results, then the rest in order.
 fn user_parts(
     blocks: &[Block],
     names: &HashMap<String, String>,
     notes: &mut Vec<Note>,
 ) -> Vec<Part> {
     let mut results = Vec::new();
+    let mut media = Vec::new();
     let mut rest = Vec::new();
     for block in blocks {
         match block {
             Block::ToolResult(result) => match names.get(&result.tool_use_id) {
                 Some(name) => {
-                    let (response, media) = function_response(result, name, notes);
+                    let (response, result_media) = function_response(result, name, notes);
                     results.push(response);
-                    results.extend(media);
+                    media.extend(result_media);
                 }
                 None => notes.push(Note::new(format!(
                     "tool result for {} dropped: no call with that id precedes it, and Gemini \
@@ -152,6 +153,7 @@ fn user_parts(
             ))),
         }
     }
+    results.extend(media);
     results.extend(rest);
     results
 }

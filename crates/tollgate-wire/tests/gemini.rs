@@ -1,5 +1,6 @@
 //! Gemini dialect: golden request encoding, decoding of recorded responses and streams, the
 //! thought-signature round trip, and stream decoding under arbitrary byte splits.
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test on unexpected shapes")]
 
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -210,9 +210,10 @@ pub(crate) fn block_of_part(part: Part, seed: &str, calls: &mut usize) -> Option
             value: Value::Object(value),
         }));
     }
-    (!part.other.is_empty()).then(|| {
-        Block::Opaque(Opaque { dialect: Dialect::Gemini, value: Value::Object(part.other) })
-    })
+    if part.other.is_empty() {
+        return None;
+    }
+    Some(Block::Opaque(Opaque { dialect: Dialect::Gemini, value: Value::Object(part.other) }))
 }
 
 fn function_response_value(response: super::wire::FunctionResponse) -> Value {

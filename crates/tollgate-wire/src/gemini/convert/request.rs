@@ -74,7 +74,7 @@ pub(super) fn encode(req: &Request, target: &Target, notes: &mut Vec<Note>) -> V
         .collect();
     let mut wire = GenerateContentRequest {
         contents,
-        system_instruction: (!system.is_empty()).then(|| Content { parts: system, role: None }),
+        system_instruction: (!system.is_empty()).then_some(Content { parts: system, role: None }),
         tools: tools(&req.tools, notes),
         tool_config: None,
         generation_config: None,

@@ -292,6 +292,11 @@ fn tool_choice_and_response_format_map_to_config() {
         json!({"type": "object", "properties": {"ok": {"type": "boolean"}}})
     );
     assert_eq!(body["generationConfig"]["maxOutputTokens"], 65536);
+
+    req.stop_sequences = (0..7).map(|i| format!("stop{i}")).collect();
+    let (body, notes) = encode(&req, &target("gemini-2.5-pro"));
+    assert_eq!(body["generationConfig"]["stopSequences"].as_array().unwrap().len(), 5);
+    assert!(notes.iter().any(|n| n.0.contains("7 stop sequences")), "{notes:?}");
 }
 
 fn decoded(body: &str) -> tollgate_wire::canonical::Response {
@@ -449,6 +454,15 @@ fn a_gemini_request_decodes_and_encodes_back() {
         body["contents"][2]["parts"][0]["functionResponse"]
     );
     assert_eq!(again["safetySettings"], body["safetySettings"]);
+    assert_eq!(
+        again["tools"],
+        body["tools"]
+            .as_array()
+            .map(|t| json!([
+                {"functionDeclarations": t[0]["function_declarations"]}, t[1]
+            ]))
+            .unwrap()
+    );
     assert_eq!(again["generationConfig"]["candidateCount"], 1);
     // Signatures decoded from a client request have no known issuer, so they are not replayed.
     assert!(again["contents"][1]["parts"][0].get("thoughtSignature").is_none());

@@ -27,6 +27,9 @@ use crate::{Dialect, InvalidBody};
 /// (ai.google.dev/gemini-api/docs/thought-signatures, FAQ).
 pub(crate) const FOREIGN_CALL_SIGNATURE: &str = "skip_thought_signature_validator";
 
+/// `generationConfig.stopSequences` takes at most five.
+const MAX_STOP_SEQUENCES: usize = 5;
+
 pub(super) fn encode(req: &Request, target: &Target, notes: &mut Vec<Note>) -> Vec<u8> {
     let mut messages = req.messages.clone();
     repair::pair_tools(&mut messages, notes);
@@ -218,6 +221,7 @@ fn sign_current_turn(contents: &mut [Content], notes: &mut Vec<Note>) {
 
 fn tools(tools: &[Tool], notes: &mut Vec<Note>) -> Vec<WireTool> {
     let mut declarations = Vec::new();
+    let mut built_in = Vec::new();
     for tool in tools {
         let parameters = match &tool.kind {
             ToolKind::Function { parameters, .. } => {
@@ -230,6 +234,11 @@ fn tools(tools: &[Tool], notes: &mut Vec<Note>) -> Vec<WireTool> {
                 "properties": { CUSTOM_INPUT_FIELD: {"type": "string"} },
                 "required": [CUSTOM_INPUT_FIELD],
             })),
+            // Gemini's own built-ins (`googleSearch`, `codeExecution`, ...) go back as they came.
+            ToolKind::Hosted { dialect: Dialect::Gemini, value: Value::Object(value) } => {
+                built_in.push(WireTool { function_declarations: Vec::new(), other: value.clone() });
+                continue;
+            }
             ToolKind::Hosted { dialect, .. } => {
                 notes.push(Note::new(format!(
                     "{dialect} hosted tool {:?} has no Gemini equivalent and was dropped",
@@ -245,10 +254,10 @@ fn tools(tools: &[Tool], notes: &mut Vec<Note>) -> Vec<WireTool> {
             parameters_json_schema: None,
         });
     }
-    if declarations.is_empty() {
-        return Vec::new();
+    if !declarations.is_empty() {
+        built_in.insert(0, WireTool { function_declarations: declarations, other: Map::new() });
     }
-    vec![WireTool { function_declarations: declarations, other: Map::new() }]
+    built_in
 }
 
 fn tool_config(choice: Option<&ToolChoice>, tools: &[Tool]) -> Option<ToolConfig> {
@@ -292,12 +301,20 @@ fn generation_config(req: &Request, target: &Target, notes: &mut Vec<Note>) -> G
             (Some("application/json".to_owned()), Some(schema::clean(s, "response schema", notes)))
         }
     };
+    let mut stop_sequences = req.stop_sequences.clone();
+    if stop_sequences.len() > MAX_STOP_SEQUENCES {
+        notes.push(Note::new(format!(
+            "{} stop sequences cut to the {MAX_STOP_SEQUENCES} Gemini accepts",
+            stop_sequences.len()
+        )));
+        stop_sequences.truncate(MAX_STOP_SEQUENCES);
+    }
     GenerationConfig {
         max_output_tokens,
         temperature,
         top_p,
         top_k: req.top_k,
-        stop_sequences: req.stop_sequences.clone(),
+        stop_sequences,
         response_mime_type,
         response_schema,
         thinking_config: req

@@ -119,18 +119,12 @@ impl TextBlock {
 pub enum Source {
     /// Inline bytes: `media_type` (`image/png`, `application/pdf`) and base64 `data`, without a
     /// `data:` prefix.
-    Base64 {
-        media_type: String,
-        data: String,
-    },
+    Base64 { media_type: String, data: String },
     Url(String),
     /// A provider-side file id (Anthropic Files API, OpenAI files).
     File(String),
     /// Plain text (an Anthropic text document).
-    Text {
-        media_type: String,
-        data: String,
-    },
+    Text { media_type: String, data: String },
 }
 
 impl Source {
@@ -282,11 +276,7 @@ pub enum ThinkingMode {
 pub enum ResponseFormat {
     /// Any JSON object.
     Json,
-    JsonSchema {
-        name: Option<String>,
-        schema: Value,
-        strict: Option<bool>,
-    },
+    JsonSchema { name: Option<String>, schema: Value, strict: Option<bool> },
 }
 
 /// A whole response.

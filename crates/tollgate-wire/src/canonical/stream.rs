@@ -23,31 +23,16 @@ pub enum StreamEvent {
     },
     /// A block opens. Text and thinking blocks start empty; a tool-use block starts with its id,
     /// name and an empty input object; redacted thinking and opaque blocks arrive whole here.
-    BlockStart {
-        index: usize,
-        block: Block,
-    },
-    BlockDelta {
-        index: usize,
-        delta: Delta,
-    },
-    BlockStop {
-        index: usize,
-    },
+    BlockStart { index: usize, block: Block },
+    BlockDelta { index: usize, delta: Delta },
+    BlockStop { index: usize },
     /// The end of the turn: why it stopped and the final usage (cumulative, not an increment).
-    MessageDelta {
-        stop_reason: Option<StopReason>,
-        stop_sequence: Option<String>,
-        usage: Usage,
-    },
+    MessageDelta { stop_reason: Option<StopReason>, stop_sequence: Option<String>, usage: Usage },
     MessageStop,
     Ping,
     /// The stream failed after it started. `kind` is an Anthropic error type
     /// (`overloaded_error`, `api_error`, ...); nothing follows.
-    Error {
-        kind: String,
-        message: String,
-    },
+    Error { kind: String, message: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -191,15 +191,18 @@ pub(crate) fn enforces_signatures(model: &str) -> bool {
     major.parse::<u32>().is_ok_and(|m| m >= 3)
 }
 
-/// The current turn starts after the last user content with something other than function
-/// responses; in it, the first function call of each model step must carry a signature. Calls
-/// whose signature was dropped (another issuer) get the documented placeholder.
+/// Gemini's current turn starts after the last user content with standard content (text, not
+/// only function responses); in it, the first function call of each model step must carry a
+/// signature. Calls whose signature was dropped (another issuer) get the documented placeholder.
+/// Only text counts as a turn start here: reading the turn as longer than Gemini does only signs
+/// older calls, which Gemini does not check, while reading it as shorter would leave a checked
+/// call unsigned.
 fn sign_current_turn(contents: &mut [Content], notes: &mut Vec<Note>) {
     let start = contents
         .iter()
         .rposition(|c| {
             c.role.as_deref() == Some("user")
-                && c.parts.iter().any(|p| p.function_response.is_none())
+                && c.parts.iter().any(|p| p.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
         })
         .map_or(0, |i| i + 1);
     let mut signed = 0;

@@ -40,6 +40,12 @@ pub(crate) fn openai_request_id() -> String {
     format!("req_{}", random_chars(HEX, 32))
 }
 
+/// A Gemini `responseId` (23 URL-safe base64 characters, as the API's).
+pub(crate) fn gemini_response_id() -> String {
+    const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    random_chars(BASE64URL, 23)
+}
+
 pub(crate) fn unix_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }

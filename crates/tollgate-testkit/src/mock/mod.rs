@@ -1,5 +1,6 @@
-//! Mock upstreams: one loopback HTTP server that answers like the Anthropic Messages API and the
-//! OpenAI Chat Completions API, byte for byte, rendered from the recorded examples in `fixtures/`.
+//! Mock upstreams: one loopback HTTP server that answers like the Anthropic Messages API, the
+//! OpenAI Chat Completions API, the Gemini API and Ollama's native API, byte for byte, rendered
+//! from the recorded examples in `fixtures/`.
 //! It knows the providers' wire formats and nothing of the gateway; a test scripts failures with
 //! [`Behaviour`] and inspects what arrived with [`MockUpstream::requests`].
 //!
@@ -7,7 +8,8 @@
 //! - `server`: accept loop, routing, behaviours, in-flight accounting.
 //! - `body`: a response body as a script of steps (bytes, pauses, stall, break-off).
 //! - `conversation`: the dialect-neutral reading of a request and the reply it earns.
-//! - `anthropic`, `openai`: validation and rendering, one file per dialect, same functions.
+//! - `anthropic`, `openai`, `gemini`, `ollama`: validation and rendering, one file per dialect,
+//!   same functions.
 //! - `fixtures`: the recorded examples, parsed once into templates.
 //! - `json`: an order-preserving JSON tree, so rendered keys keep the fixtures' order.
 //! - `sse`, `ids`: SSE framing; ids, clocks and request-ids.
@@ -15,20 +17,29 @@
 //! # Routes
 //! `POST /v1/messages` (any query, e.g. `?beta=true`), `POST /v1/messages/count_tokens`,
 //! `GET /v1/models` (Anthropic shape when `anthropic-version` is sent, else OpenAI shape),
-//! `POST /v1/chat/completions`, `POST /v1/responses` (`responses`). Anything else is a 404 in the dialect the request looks like.
+//! `POST /v1/chat/completions`, `POST /v1/responses` (`responses`),
+//! `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (Gemini),
+//! `POST /api/chat`, `GET /api/tags`, `GET /api/ps` (Ollama). Anything else is a 404 in the
+//! dialect the request looks like.
 
 mod anthropic;
 mod body;
 mod conversation;
 mod fixtures;
+mod gemini;
 mod ids;
 mod json;
+mod ollama;
 mod openai;
 mod responses;
 mod server;
 mod sse;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_gemini;
+#[cfg(test)]
+mod tests_ollama;
 #[cfg(test)]
 mod tests_responses;
 
@@ -83,6 +94,11 @@ impl MockUpstream {
     /// `http://127.0.0.1:PORT/v1`: the OpenAI base-URL convention.
     pub fn openai_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/v1beta`: the Gemini API root (Ollama's is [`url`](Self::url)).
+    pub fn gemini_url(&self) -> String {
+        format!("http://{}/v1beta", self.addr)
     }
 
     /// Every request received, in arrival order (recorded once its body has been read).

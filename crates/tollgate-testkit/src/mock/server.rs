@@ -21,7 +21,7 @@ use super::body::{FLUSH_BEFORE_BREAK, InFlight, MockBody, Step};
 use super::conversation::asks_to_stream;
 use super::json::Json;
 use super::sse::SseEvent;
-use super::{Behaviour, RecordedRequest, State, anthropic, ids, openai, responses};
+use super::{Behaviour, RecordedRequest, State, anthropic, gemini, ids, ollama, openai, responses};
 
 /// What a route answers, before behaviours and framing.
 pub(crate) enum Reply {
@@ -29,6 +29,8 @@ pub(crate) enum Reply {
     Json { status: StatusCode, body: Bytes },
     /// A `200` SSE stream.
     Stream { events: Vec<SseEvent> },
+    /// A `200` NDJSON stream (Ollama): one JSON object per line.
+    Lines { lines: Vec<String> },
 }
 
 impl Reply {
@@ -81,6 +83,8 @@ enum Dialect {
     OpenAi,
     /// OpenAI's Responses API: OpenAI's headers and errors, its own stream error.
     Responses,
+    Gemini,
+    Ollama,
 }
 
 impl Dialect {
@@ -88,6 +92,8 @@ impl Dialect {
         match self {
             Dialect::Anthropic => ids::anthropic_request_id(),
             Dialect::OpenAi | Dialect::Responses => ids::openai_request_id(),
+            // Neither sends a request-id header.
+            Dialect::Gemini | Dialect::Ollama => String::new(),
         }
     }
 
@@ -97,6 +103,8 @@ impl Dialect {
             Dialect::OpenAi | Dialect::Responses => {
                 openai::response_headers(request_id, status, streaming)
             }
+            Dialect::Gemini => gemini::response_headers(streaming),
+            Dialect::Ollama => ollama::response_headers(status, streaming),
         }
     }
 
@@ -104,14 +112,19 @@ impl Dialect {
         match self {
             Dialect::Anthropic => anthropic::overloaded(request_id),
             Dialect::OpenAi | Dialect::Responses => openai::overloaded(),
+            Dialect::Gemini => gemini::overloaded(),
+            Dialect::Ollama => ollama::overloaded(),
         }
     }
 
-    fn stream_error(self) -> SseEvent {
+    /// The dialect's error event, framed as its stream frames are.
+    fn stream_error(self) -> Bytes {
         match self {
-            Dialect::Anthropic => anthropic::stream_error_event(),
-            Dialect::OpenAi => openai::stream_error_event(),
-            Dialect::Responses => responses::stream_error_event(),
+            Dialect::Anthropic => anthropic::stream_error_event().to_bytes(),
+            Dialect::OpenAi => openai::stream_error_event().to_bytes(),
+            Dialect::Responses => responses::stream_error_event().to_bytes(),
+            Dialect::Gemini => gemini::stream_error_event().to_bytes(),
+            Dialect::Ollama => Bytes::from(ollama::stream_error_line() + "\n"),
         }
     }
 }
@@ -123,6 +136,10 @@ enum Route {
     Models(Dialect),
     ChatCompletions,
     Responses,
+    /// `POST /v1beta/models/{model}:{method}`; model and method are read from the path.
+    Gemini,
+    OllamaChat,
+    OllamaPs,
     NotFound(Dialect),
 }
 
@@ -139,6 +156,12 @@ impl Route {
                 Route::Models(Dialect::Anthropic)
             }
             (&Method::GET, "/v1/models") => Route::Models(Dialect::OpenAi),
+            (&Method::POST, path) if path.starts_with("/v1beta/models/") => Route::Gemini,
+            (&Method::POST, "/api/chat") => Route::OllamaChat,
+            (&Method::GET, "/api/tags") => Route::Models(Dialect::Ollama),
+            (&Method::GET, "/api/ps") => Route::OllamaPs,
+            (_, path) if path.starts_with("/v1beta/") => Route::NotFound(Dialect::Gemini),
+            (_, path) if path.starts_with("/api/") => Route::NotFound(Dialect::Ollama),
             (_, path) if path.starts_with("/v1/messages") || anthropic_headers => {
                 Route::NotFound(Dialect::Anthropic)
             }
@@ -151,12 +174,25 @@ impl Route {
             Route::Messages | Route::CountTokens => Dialect::Anthropic,
             Route::ChatCompletions => Dialect::OpenAi,
             Route::Responses => Dialect::Responses,
+            Route::Gemini => Dialect::Gemini,
+            Route::OllamaChat | Route::OllamaPs => Dialect::Ollama,
             Route::Models(dialect) | Route::NotFound(dialect) => dialect,
         }
     }
 
-    fn can_stream(self) -> bool {
-        matches!(self, Route::Messages | Route::ChatCompletions | Route::Responses)
+    /// Whether the request asks for a stream: a body flag for most, the method and `alt=sse`
+    /// for Gemini, a flag that defaults to true for Ollama.
+    fn streams(self, request: &http::request::Parts, body: &[u8]) -> bool {
+        match self {
+            Route::Messages | Route::ChatCompletions | Route::Responses => asks_to_stream(body),
+            Route::Gemini => {
+                request.uri.path().ends_with(":streamGenerateContent")
+                    && request.uri.query().is_some_and(|q| q.split('&').any(|p| p == "alt=sse"))
+            }
+            Route::OllamaChat => serde_json::from_slice::<serde_json::Value>(body)
+                .is_ok_and(|v| v["stream"] != false),
+            _ => false,
+        }
     }
 
     fn reply(self, request: &http::request::Parts, body: &[u8], request_id: &str) -> Reply {
@@ -166,8 +202,20 @@ impl Route {
             Route::CountTokens => anthropic::count_tokens(headers, body, request_id),
             Route::Models(Dialect::Anthropic) => anthropic::models(headers, request_id),
             Route::Models(Dialect::OpenAi | Dialect::Responses) => openai::models(headers),
+            Route::Models(Dialect::Ollama) => ollama::tags(),
+            // Gemini's model list (`GET /v1beta/models`) is not mocked.
+            Route::Models(Dialect::Gemini) => gemini::not_found(request.uri.path()),
             Route::ChatCompletions => openai::chat_completions(headers, body),
             Route::Responses => responses::responses(headers, body),
+            Route::Gemini => {
+                let path = request.uri.path().trim_start_matches("/v1beta/models/");
+                let (model, method) = path.rsplit_once(':').unwrap_or((path, ""));
+                gemini::generate(headers, model, method, request.uri.query().unwrap_or(""), body)
+            }
+            Route::OllamaChat => ollama::chat(body),
+            Route::OllamaPs => ollama::ps(),
+            Route::NotFound(Dialect::Gemini) => gemini::not_found(request.uri.path()),
+            Route::NotFound(Dialect::Ollama) => ollama::not_found(),
             Route::NotFound(Dialect::Anthropic) => anthropic::not_found(request_id),
             Route::NotFound(Dialect::OpenAi | Dialect::Responses) => {
                 openai::not_found(&request.method, request.uri.path())
@@ -212,7 +260,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<MockB
             match never {}
         }
         Some(Behaviour::StallAfterHeaders) => {
-            let streaming = route.can_stream() && asks_to_stream(&body);
+            let streaming = route.streams(&parts, &body);
             let headers = dialect.headers(&request_id, StatusCode::OK, streaming);
             return response(StatusCode::OK, headers, MockBody::new(vec![Step::Stall], in_flight));
         }
@@ -242,7 +290,7 @@ fn respond(
                 Fault::MidStreamError(_) if status.is_success() => {
                     match dialect.overloaded(request_id) {
                         Reply::Json { status, body } => (status, body),
-                        Reply::Stream { .. } => (status, body),
+                        Reply::Stream { .. } | Reply::Lines { .. } => (status, body),
                     }
                 }
                 _ => (status, body),
@@ -261,25 +309,32 @@ fn respond(
             insert_header(&mut headers, CONTENT_LENGTH.as_str(), &body.len().to_string());
             response(status, headers, MockBody::new(steps, in_flight))
         }
-        Reply::Stream { events } => {
-            let last = events.len().saturating_sub(1);
+        Reply::Stream { .. } | Reply::Lines { .. } => {
+            let frames: Vec<Bytes> = match reply {
+                Reply::Stream { events } => events.iter().map(SseEvent::to_bytes).collect(),
+                Reply::Lines { lines } => {
+                    lines.into_iter().map(|l| Bytes::from(l + "\n")).collect()
+                }
+                Reply::Json { .. } => Vec::new(),
+            };
+            let last = frames.len().saturating_sub(1);
             let mut steps = Vec::new();
-            let mut send = |event: &SseEvent| {
+            let mut send = |frame: &Bytes| {
                 if !steps.is_empty() && !interval.is_zero() {
                     steps.push(Step::Pause(interval));
                 }
-                steps.push(Step::Data(event.to_bytes()));
+                steps.push(Step::Data(frame.clone()));
             };
             match fault {
-                Fault::None => events.iter().for_each(&mut send),
+                Fault::None => frames.iter().for_each(&mut send),
                 Fault::MidStreamError(after) => {
-                    events[..after.min(last)].iter().for_each(&mut send);
+                    frames[..after.min(last)].iter().for_each(&mut send);
                     send(&dialect.stream_error());
                 }
                 Fault::BreakOff(after) => {
                     let cut = after.min(last);
-                    events[..cut].iter().for_each(&mut send);
-                    let torn = events.get(cut).map(SseEvent::to_bytes).unwrap_or_default();
+                    frames[..cut].iter().for_each(&mut send);
+                    let torn = frames.get(cut).cloned().unwrap_or_default();
                     steps.push(Step::Data(torn.slice(..torn.len() / 2)));
                     steps.push(Step::Pause(FLUSH_BEFORE_BREAK));
                     steps.push(Step::BreakOff);

@@ -62,6 +62,8 @@ impl Gateway {
         };
         let client = UpstreamClient::new(&config.timeouts)?;
         let keys = KeyRing::new(config.master_key.as_ref(), &config.keys);
+        let seal_secret =
+            config.master_key.as_ref().map(|k| k.expose().as_bytes().to_vec()).unwrap_or_default();
         let metrics = Metrics::new();
         let journal_dir = config.data_dir.join("spool");
         let (journal, resume) = Journal::open(&journal_dir).map_err(|source| {
@@ -81,7 +83,7 @@ impl Gateway {
             in_flight: InFlight::default(),
             metrics,
             titles: crate::titles::Backoff::default(),
-            translation: crate::translate::memory::Memory::default(),
+            translation: crate::translate::memory::Memory::new(&seal_secret),
         });
         let mut background = discovery::spawn(state.clone());
         background.extend(crate::retention::spawn(state.clone()));

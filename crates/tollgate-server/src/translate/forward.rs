@@ -17,7 +17,7 @@ use tollgate_wire::canonical::{self, Block, Message, Origin, Request, Role, Stop
 
 use super::memory::Conversation;
 use super::relay::{End, Framing, OnComplete, TranslatingRelay, Translation, failure_kind};
-use super::{client_encoder, client_response, decode_request, encoder_context};
+use super::{client_encoder, client_response, decode_client_request, encoder_context};
 use crate::error::{ApiError, ErrorKind};
 use crate::exchange::{Exchange, Outcome};
 use crate::headers;
@@ -36,7 +36,7 @@ pub async fn forward(
     target: &Target,
     provider: &Provider,
 ) -> Result<Response, Failure> {
-    let mut req = decode_request(client, body).map_err(|e| reject(invalid(e)))?;
+    let mut req = decode_client_request(state, client, body).map_err(|e| reject(invalid(e)))?;
     let previous = previous_conversation(state, client, &req)?;
     if let Some(conv) = &previous {
         req.messages.splice(0..0, conv.messages.iter().cloned());
@@ -80,13 +80,13 @@ pub async fn forward(
         return Err(upstream_failure(state, provider, client, resp).await);
     }
 
-    let ctx = encoder_context(state, client, &req, client_headers);
+    let ctx = encoder_context(state, client, &req, body);
     let origin = Origin {
         provider: provider.name.clone(),
         family: canonical::target::model_family(&target.model),
     };
     let on_complete =
-        remember(state.clone(), client, origin, req.messages, ctx.response_id.clone());
+        remember(state.clone(), client, origin.clone(), req.messages, ctx.response_id.clone());
     let framing = match provider.dialect {
         Dialect::Ollama => Framing::Lines(Vec::new()),
         _ => Framing::Sse(tollgate_wire::sse::SseDecoder::new()),
@@ -98,7 +98,8 @@ pub async fn forward(
     let idle = state.config.timeouts.idle;
 
     if client_streams {
-        let translation = Translation::new(framing, decoder, Some(client_encoder(client, &ctx)));
+        let encoder = Some(client_encoder(client, &ctx));
+        let translation = Translation::new(framing, decoder, encoder, origin.clone());
         let relay = TranslatingRelay::new(
             upstream,
             translation,
@@ -115,7 +116,7 @@ pub async fn forward(
 
     // A whole response: read the stream to its end, then answer in one piece. Nothing has
     // reached the client yet, so a failure is still an HTTP error status.
-    let mut t = Translation::new(framing, decoder, None);
+    let mut t = Translation::new(framing, decoder, None, origin.clone());
     let mut sink = Vec::new();
     let mut upstream = upstream;
     loop {
@@ -180,7 +181,7 @@ fn previous_conversation(
     if client != Dialect::OpenAiResponses {
         return Ok(None);
     }
-    let Some(id) = req.extra.fields.get("previous_response_id").and_then(|v| v.as_str()) else {
+    let Some(id) = tollgate_wire::responses::previous_response_id(req) else {
         return Ok(None);
     };
     match state.translation.conversation(id) {

@@ -16,7 +16,9 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use sha2::{Digest, Sha256};
 use tollgate_wire::canonical::{Block, Message, Origin, Request, Role};
+use tollgate_wire::responses::Sealer;
 
 /// Entries kept per map. A Claude Code session makes a few tool calls a minute; this holds the
 /// recent loops of many concurrent sessions at a few MiB.
@@ -59,6 +61,9 @@ pub struct Conversation {
 }
 
 pub struct Memory {
+    /// Seals thinking into the `encrypted_content` of Responses reasoning items and opens it
+    /// when a client sends them back.
+    pub sealer: Sealer,
     thinking: Mutex<Bounded<String, Arc<Vec<Block>>>>,
     signatures: Mutex<Bounded<String, Origin>>,
     conversations: Mutex<Bounded<String, Arc<Conversation>>>,
@@ -66,7 +71,26 @@ pub struct Memory {
 
 impl Default for Memory {
     fn default() -> Self {
+        Self::new(&[])
+    }
+}
+
+impl Memory {
+    /// `secret` keys the seal: the master key, so replicas sharing it open each other's seals
+    /// and a seal from another gateway is refused. Without one, a random key (seals then last as
+    /// long as the process).
+    pub fn new(secret: &[u8]) -> Self {
+        let key: [u8; 32] = if secret.is_empty() {
+            rand::random()
+        } else {
+            Sha256::new()
+                .chain_update(b"tollgate reasoning seal v1\0")
+                .chain_update(secret)
+                .finalize()
+                .into()
+        };
         Self {
+            sealer: Sealer::new(&key),
             thinking: Mutex::new(Bounded::new(CAPACITY)),
             signatures: Mutex::new(Bounded::new(CAPACITY)),
             conversations: Mutex::new(Bounded::new(CONVERSATIONS)),

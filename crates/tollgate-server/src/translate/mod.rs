@@ -13,7 +13,6 @@ pub mod memory;
 pub mod relay;
 
 use bytes::Bytes;
-use http::HeaderMap;
 use tollgate_wire::canonical::{self, Note, Request, Response, StreamDecoder, StreamEncoder};
 use tollgate_wire::sse::SseFrame;
 use tollgate_wire::{Dialect, InvalidBody, anthropic, gemini, ollama, openai, responses};
@@ -109,6 +108,21 @@ pub fn responses_error_event(error_type: &str, code: Option<&str>, message: &str
     out
 }
 
+/// A client's request body, decoded; Responses reasoning items Tollgate sealed are opened.
+pub fn decode_client_request(
+    state: &crate::state::AppState,
+    client: Dialect,
+    body: &[u8],
+) -> Result<Request, InvalidBody> {
+    match client {
+        Dialect::OpenAiResponses => responses::decode_request_with(
+            body,
+            &responses::DecodeOptions { sealer: Some(state.translation.sealer.clone()) },
+        ),
+        _ => decode_request(client, body),
+    }
+}
+
 /// What a client-side encoder needs beyond the events: ids and timestamps it must invent (the
 /// wire crate has no clock), and what the client asked for.
 #[derive(Debug, Clone, Default)]
@@ -120,16 +134,16 @@ pub struct ClientContext {
     /// Responses: the id of the response being written (`resp_...`), under which the
     /// conversation is kept for `previous_response_id`.
     pub response_id: String,
-    /// Responses: tools the client declared as freeform (`custom`), whose calls go back as
-    /// `custom_tool_call` with raw text.
-    pub custom_tools: Vec<String>,
+    /// Responses: how the response object is written (custom and namespaced tools, echoed
+    /// fields, the sealer).
+    pub responses: Option<responses::ResponseOptions>,
 }
 
 pub fn encoder_context(
-    _state: &crate::state::AppState,
+    state: &crate::state::AppState,
     client: Dialect,
     req: &Request,
-    _headers: &HeaderMap,
+    body: &[u8],
 ) -> ClientContext {
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -142,18 +156,15 @@ pub fn encoder_context(
             .and_then(|o| o.get("include_usage"))
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false);
-    let custom_tools = req
-        .tools
-        .iter()
-        .filter(|t| matches!(t.kind, canonical::ToolKind::Custom { .. }))
-        .map(|t| t.name.clone())
-        .collect();
-    ClientContext {
-        created,
-        include_usage,
-        response_id: format!("resp_{}", uuid::Uuid::now_v7().simple()),
-        custom_tools,
-    }
+    let response_id = format!("resp_{}", uuid::Uuid::now_v7().simple());
+    let responses = (client == Dialect::OpenAiResponses).then(|| {
+        let mut o = responses::ResponseOptions::for_request(body);
+        o.response_id.clone_from(&response_id);
+        o.created_at = created;
+        o.sealer = Some(state.translation.sealer.clone());
+        o
+    });
+    ClientContext { created, include_usage, response_id, responses }
 }
 
 /// The client's stream encoder.
@@ -166,6 +177,10 @@ pub fn client_encoder(client: Dialect, ctx: &ClientContext) -> Box<dyn StreamEnc
                 model_override: None,
             }))
         }
+        Dialect::OpenAiResponses => match &ctx.responses {
+            Some(o) => Box::new(responses::codec::Encoder::with_options(o.clone())),
+            None => encoder(client),
+        },
         _ => encoder(client),
     }
 }
@@ -180,7 +195,10 @@ pub fn client_response(client: Dialect, resp: &Response, ctx: &ClientContext) ->
             &openai::convert::ResponseOptions { created: ctx.created, model_override: None },
             &mut notes,
         ),
-        Dialect::OpenAiResponses => responses::convert::encode_response(resp, &mut notes),
+        Dialect::OpenAiResponses => match &ctx.responses {
+            Some(o) => responses::encode_response_with(resp, o, &mut notes),
+            None => responses::convert::encode_response(resp, &mut notes),
+        },
         Dialect::Gemini => gemini::convert::encode_response(resp, &mut notes),
         Dialect::Ollama => ollama::convert::encode_response(resp, &mut notes),
     }

@@ -19,7 +19,7 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 use tollgate_wire::Usage;
 use tollgate_wire::canonical::assemble::{Assembler, StreamFailure};
 use tollgate_wire::canonical::{
-    Response, StopReason, StreamBuilder, StreamDecoder, StreamEncoder, StreamEvent,
+    Block, Origin, Response, StopReason, StreamBuilder, StreamDecoder, StreamEncoder, StreamEvent,
 };
 use tollgate_wire::sse::{SseDecoder, SseFrame};
 
@@ -96,6 +96,9 @@ pub struct Translation {
     pub usage: Usage,
     pub model: Option<String>,
     pub stop_reason: Option<StopReason>,
+    /// Who issues the thinking in this stream, stamped on each thinking block so that the
+    /// client's encoder (a sealed Responses reasoning item) and the memory carry it.
+    origin: Origin,
 }
 
 impl Translation {
@@ -105,6 +108,7 @@ impl Translation {
         framing: Framing,
         decoder: Box<dyn StreamDecoder>,
         encoder: Option<Box<dyn StreamEncoder>>,
+        origin: Origin,
     ) -> Self {
         Self {
             framing,
@@ -119,6 +123,7 @@ impl Translation {
             usage: Usage::default(),
             model: None,
             stop_reason: None,
+            origin,
         }
     }
 
@@ -175,9 +180,16 @@ impl Translation {
     }
 
     fn emit(&mut self, out: &mut Vec<u8>) {
-        for ev in self.built.drain(..) {
+        for mut ev in self.built.drain(..) {
             if self.end.is_some() {
                 break;
+            }
+            if let StreamEvent::BlockStart { block, .. } = &mut ev {
+                match block {
+                    Block::Thinking(t) => t.origin = Some(self.origin.clone()),
+                    Block::RedactedThinking(r) => r.origin = Some(self.origin.clone()),
+                    _ => {}
+                }
             }
             match &ev {
                 StreamEvent::MessageStart { model, usage, .. } => {

@@ -40,6 +40,17 @@ const OUTPUT_LIMITS: &[(&str, u64)] = &[
 /// and no `temperature`/`top_p`.
 const REASONING_MODELS: &[&str] = &["o1", "o3", "o4", "gpt-5", "codex-"];
 
+/// Model-name prefixes of Claude models with adaptive thinking (`thinking: {type: "adaptive"}`
+/// and an effort); older ones only take a thinking budget.
+const ADAPTIVE_THINKING: &[&str] = &[
+    "claude-opus-4-6",
+    "claude-opus-4-7",
+    "claude-opus-4-8",
+    "claude-opus-5",
+    "claude-sonnet-4-6",
+    "claude-sonnet-5",
+];
+
 /// The quirks for sending `model` to `provider`.
 pub fn quirks(provider: &Provider, model: &str) -> Quirks {
     let bare = model.rsplit_once('/').map_or(model, |(_, m)| m);
@@ -55,6 +66,7 @@ pub fn quirks(provider: &Provider, model: &str) -> Quirks {
         single_system: provider.dialect == Dialect::OpenAiChat && !openai_itself,
         no_sampling: reasoning,
         reasoning_effort: reasoning || bare.starts_with("deepseek-reasoner"),
+        adaptive_thinking: ADAPTIVE_THINKING.iter().any(|p| bare.starts_with(p)),
     }
 }
 

@@ -39,11 +39,14 @@ fn every_dialect_has_fixture_streams() {
 }
 
 #[test]
-fn fixture_streams_build_valid_streams_at_every_single_cut() {
+fn fixture_streams_build_the_same_valid_stream_wherever_they_are_cut() {
     for (dialect, folder) in DIALECTS {
         for data in fixtures(folder) {
             let whole = check(dialect, &data, &[]);
-            for cut in 0..data.len() {
+            // Every offset of small streams; about 300 evenly spread ones of large streams
+            // (the proptests below cut at random offsets too).
+            let stride = (data.len() / 300).max(1);
+            for cut in (0..data.len()).step_by(stride) {
                 if dialect != Dialect::Ollama {
                     assert_eq!(check(dialect, &data, &[cut]), whole, "{folder}: cut at {cut}");
                 }

@@ -320,10 +320,11 @@ async fn a_quiet_session_gets_a_title_from_the_configured_model() {
     let call = calls[1].json();
     assert_eq!(call["model"], "claude-haiku-4-5");
     assert_eq!(call["max_tokens"], 30);
-    assert!(call["system"].as_str().unwrap().contains("3 to 7 words"), "{call}");
+    // Written through the canonical model: system and content as blocks.
+    assert!(call["system"][0]["text"].as_str().unwrap().contains("3 to 7 words"), "{call}");
     assert_eq!(
         call["messages"],
-        json!([{"role": "user", "content": "please rename the parser module and fix its tests"}])
+        json!([{"role": "user", "content": [{"type": "text", "text": "please rename the parser module and fix its tests"}]}])
     );
     assert_eq!(calls[1].headers["x-api-key"], tollgate_testkit::gateway::ANTHROPIC_UPSTREAM_KEY);
 

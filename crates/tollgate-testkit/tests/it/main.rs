@@ -11,3 +11,4 @@ mod lifecycle;
 mod metrics;
 mod openai;
 mod outage;
+mod translation;

@@ -45,9 +45,35 @@ pub fn for_anthropic(req: &mut Request, target: &Target, notes: &mut Vec<Note>) 
     drop_empty(&mut req.messages, notes);
     merge_consecutive(&mut req.messages);
     order_blocks(&mut req.messages);
+    budget_effort(req, target, notes);
     resolve_thinking_conflicts(req, notes);
     fit_max_tokens(req, target, notes);
     clamp_temperature(req, notes);
+}
+
+/// Thinking asked for by effort alone (OpenAI's `reasoning_effort`, Responses `reasoning`) on a
+/// model without adaptive thinking: a budget instead, by the usual mapping (low 1,024, medium
+/// 8,192, high 16,384, higher 32,000), so the request still thinks. Anthropic clients chose their
+/// model and mode themselves and are left alone.
+fn budget_effort(req: &mut Request, target: &Target, notes: &mut Vec<Note>) {
+    if target.quirks.adaptive_thinking || req.extra.dialect == Some(Dialect::Anthropic) {
+        return;
+    }
+    let Some(t) = &mut req.thinking else { return };
+    if t.mode != ThinkingMode::Adaptive {
+        return;
+    }
+    let budget_tokens = match t.effort.as_deref() {
+        Some("minimal" | "low") | None => MIN_THINKING_BUDGET,
+        Some("medium") => 8_192,
+        Some("high") => 16_384,
+        Some(_) => 32_000,
+    };
+    t.mode = ThinkingMode::Enabled { budget_tokens };
+    notes.push(Note::new(format!(
+        "effort {:?} sent as a thinking budget of {budget_tokens}: the model has no adaptive thinking",
+        t.effort.as_deref().unwrap_or("default")
+    )));
 }
 
 /// Merges consecutive messages with the same role (Anthropic would combine them anyway; doing it

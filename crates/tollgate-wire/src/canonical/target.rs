@@ -54,4 +54,7 @@ pub struct Quirks {
     /// OpenAI Chat: the model takes `reasoning_effort` (o-series, gpt-5, DeepSeek reasoner);
     /// other models reject it, so thinking requests to them are sent without it (noted).
     pub reasoning_effort: bool,
+    /// Anthropic: the model takes `thinking: {type: "adaptive"}` with an effort. Without it, an
+    /// effort from another dialect becomes a thinking budget.
+    pub adaptive_thinking: bool,
 }

@@ -72,7 +72,6 @@ pub fn quirks(provider: &Provider, model: &str) -> Quirks {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
     use std::collections::BTreeMap;
 
     use super::*;

@@ -117,7 +117,6 @@ pub async fn probe(state: &AppState, i: usize) {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     #[test]

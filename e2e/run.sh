@@ -5,7 +5,7 @@
 #
 #   e2e/run.sh                 build (debug), set up e2e/.venv and e2e/node_modules, run all
 #   TOLLGATE_BIN=... MOCK_BIN=... e2e/run.sh      use these binaries, skip cargo
-#   E2E_SUITES=sdks e2e/run.sh                    only some suites (sdks, translation, claude_code)
+#   E2E_SUITES=sdks e2e/run.sh                    only some suites (sdks, translation, claude_code, codex)
 #   E2E_ONLY=thinking e2e/run.sh                  only tests whose name contains this
 #   E2E_VERBOSE=1 / E2E_KEEP=1                    more output / keep the temp dir and logs
 #
@@ -15,7 +15,7 @@ set -euo pipefail
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$E2E_DIR")"
-SUITES="${E2E_SUITES:-sdks translation claude_code}"
+SUITES="${E2E_SUITES:-sdks translation claude_code codex}"
 KEY="tg-e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 STARTED=$SECONDS
 
@@ -60,20 +60,27 @@ else
     venv_ok || die "venv does not have the pinned versions"
 fi
 
-# ---- Claude Code (cached in e2e/node_modules, from package-lock.json) -----------------------------
+# ---- Claude Code and Codex (cached in e2e/node_modules, from package-lock.json) ------------------
 CLAUDE_BIN=""
+CODEX_BIN=""
 CC_PIN=""
-if [[ " $SUITES " == *" claude_code "* ]]; then
+CODEX_PIN=""
+if [[ " $SUITES " == *" claude_code "* || " $SUITES " == *" codex "* ]]; then
     CC_PKG="$E2E_DIR/node_modules/@anthropic-ai/claude-code"
+    CODEX_PKG="$E2E_DIR/node_modules/@openai/codex"
     CC_PIN="$(sed -n 's/.*"@anthropic-ai\/claude-code": *"\([^"]*\)".*/\1/p' "$E2E_DIR/package.json")"
-    # Absent on a fresh clone: the read must not trip `set -e -o pipefail`.
-    installed="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$CC_PKG/package.json" 2>/dev/null | head -1 || true)"
-    if [[ "$installed" == "$CC_PIN" ]]; then
-        say "claude code: cached ($CC_PIN)"
+    CODEX_PIN="$(sed -n 's/.*"@openai\/codex": *"\([^"]*\)".*/\1/p' "$E2E_DIR/package.json")"
+    # Absent on a fresh clone: the reads must not trip `set -e -o pipefail`.
+    installed_cc="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$CC_PKG/package.json" 2>/dev/null | head -1 || true)"
+    installed_codex="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$CODEX_PKG/package.json" 2>/dev/null | head -1 || true)"
+    if [[ "$installed_cc" == "$CC_PIN" && "$installed_codex" == "$CODEX_PIN" ]]; then
+        say "claude code $CC_PIN, codex $CODEX_PIN: cached"
     else
-        say "claude code: npm ci (@anthropic-ai/claude-code@$CC_PIN)"
-        (cd "$E2E_DIR" && timeout 600 npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+        say "npm ci (@anthropic-ai/claude-code@$CC_PIN, @openai/codex@$CODEX_PIN)"
+        (cd "$E2E_DIR" && timeout 900 npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
     fi
+fi
+if [[ " $SUITES " == *" claude_code "* ]]; then
     # The package ships a native binary as bin/claude.exe (put in place by its postinstall); with
     # install scripts disabled, cli-wrapper.cjs finds and runs the same binary. Old releases
     # were a cli.js for node.
@@ -81,6 +88,10 @@ if [[ " $SUITES " == *" claude_code "* ]]; then
         if timeout 60 $candidate --version >/dev/null 2>&1; then CLAUDE_BIN="$candidate"; break; fi
     done
     [[ -n "$CLAUDE_BIN" ]] || die "Claude Code does not start (tried $CC_PKG)"
+fi
+if [[ " $SUITES " == *" codex "* ]]; then
+    CODEX_BIN="$E2E_DIR/node_modules/.bin/codex"
+    timeout 60 "$CODEX_BIN" --version >/dev/null 2>&1 || die "Codex does not start ($CODEX_BIN)"
 fi
 
 # ---- mock and gateway ----------------------------------------------------------------------------
@@ -157,7 +168,7 @@ done
 say "mock $MOCK_URL, gateway $GATEWAY_URL (setup $((SECONDS - STARTED))s)"
 
 # ---- tests ---------------------------------------------------------------------------------------
-export TOLLGATE_URL="$GATEWAY_URL" TOLLGATE_KEY="$KEY" MOCK_URL TOLLGATE_DB="$TMP/data/tollgate.db" CLAUDE_BIN
+export TOLLGATE_URL="$GATEWAY_URL" TOLLGATE_KEY="$KEY" MOCK_URL TOLLGATE_DB="$TMP/data/tollgate.db" CLAUDE_BIN CODEX_BIN
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -194,6 +205,6 @@ if [[ "$TOTAL_FAILED" -gt 0 ]]; then
     echo "---- gateway log (last 40 lines; E2E_KEEP=1 keeps it all) ----"
     tail -40 "$TMP/gateway.log"
 fi
-say "versions: anthropic $(pin anthropic), openai $(pin openai)${CC_PIN:+, claude-code $CC_PIN}; total $((SECONDS - STARTED))s"
+say "versions: anthropic $(pin anthropic), openai $(pin openai)${CC_PIN:+, claude-code $CC_PIN}${CODEX_PIN:+, codex $CODEX_PIN}; total $((SECONDS - STARTED))s"
 echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
 [[ "$TOTAL_FAILED" -eq 0 ]]

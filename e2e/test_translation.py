@@ -71,6 +71,8 @@ def anthropic_loop(model: str, stream: bool) -> None:
     eq(first.stop_reason, "tool_use", "turn 1 stop_reason")
     types = [b.type for b in first.content]
     check(types[-1] == "tool_use", f"tool_use last: {types}")
+    if model != TARGETS["openai_chat"]:  # the OpenAI Chat mock does not reason
+        check(types[0] in ("thinking", "redacted_thinking"), f"thinking first: {types}")
     use = next(b for b in first.content if b.type == "tool_use")
     eq(use.name, "get_weather", "tool name")
     check("city" in use.input, f"tool input {use.input}")
@@ -152,6 +154,9 @@ def responses_loop(model: str, stream: bool) -> None:
 
     first = call()
     eq(first.status, "completed", "turn 1 status")
+    if model != TARGETS["openai_chat"]:
+        reasoning = [o for o in first.output if o.type == "reasoning"]
+        check(reasoning and reasoning[0].encrypted_content, f"a replayable reasoning item: {first.output}")
     calls = [o for o in first.output if o.type == "function_call"]
     check(calls, f"turn 1 output {[o.type for o in first.output]}")
     eq(calls[0].name, "get_weather", "tool name")

@@ -202,7 +202,17 @@ async fn run(
     ex.record.provider = Some(provider.name.clone());
     ex.record.route_reason = Some(target.reason.to_string());
 
-    if !provider.speaks(dialect) {
+    // A session resumed on another model may replay thinking signed elsewhere: that body is
+    // translated (Anthropic to Anthropic), which strips what the target did not issue.
+    let foreign_thinking = op == Operation::Messages
+        && state.translation.replays_foreign_thinking(
+            &body,
+            &tollgate_wire::canonical::Origin {
+                provider: provider.name.clone(),
+                family: tollgate_wire::canonical::target::model_family(&target.model),
+            },
+        );
+    if !provider.speaks(dialect) || foreign_thinking {
         if op == Operation::CountTokens {
             return Ok(local_count_tokens(ex, &body));
         }

@@ -310,9 +310,15 @@ fn thinking_is_kept_within_anthropic_rules() {
 
     req.thinking =
         Some(Thinking { mode: ThinkingMode::Adaptive, effort: Some("low".into()), display: None });
-    let (body, _) = encode(&req, &target("claude-opus-4-8"));
+    let mut adaptive = target("claude-opus-4-8");
+    adaptive.quirks.adaptive_thinking = true;
+    let (body, _) = encode(&req, &adaptive);
     assert_eq!(body["thinking"], json!({"type": "adaptive"}));
     assert_eq!(body["output_config"]["effort"], "low");
+    // A model without adaptive thinking gets the effort as a budget instead.
+    let (body, notes) = encode(&req, &target("claude-sonnet-4-5"));
+    assert_eq!(body["thinking"], json!({"type": "enabled", "budget_tokens": 1024}));
+    assert!(notes.iter().any(|n| n.contains("thinking budget of 1024")), "{notes:?}");
 }
 
 #[test]

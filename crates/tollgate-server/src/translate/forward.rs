@@ -99,7 +99,13 @@ pub async fn forward(
 
     if client_streams {
         let encoder = Some(client_encoder(client, &ctx));
-        let translation = Translation::new(framing, decoder, encoder, origin.clone());
+        let translation = Translation::new(
+            framing,
+            decoder,
+            encoder,
+            origin.clone(),
+            client == Dialect::Anthropic,
+        );
         let relay = TranslatingRelay::new(
             upstream,
             translation,
@@ -116,7 +122,8 @@ pub async fn forward(
 
     // A whole response: read the stream to its end, then answer in one piece. Nothing has
     // reached the client yet, so a failure is still an HTTP error status.
-    let mut t = Translation::new(framing, decoder, None, origin.clone());
+    let mut t =
+        Translation::new(framing, decoder, None, origin.clone(), client == Dialect::Anthropic);
     let mut sink = Vec::new();
     let mut upstream = upstream;
     loop {

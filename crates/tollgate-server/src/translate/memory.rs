@@ -17,7 +17,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
-use tollgate_wire::canonical::{Block, Message, Origin, Request, Role};
+use tollgate_wire::canonical::{self, Block, Message, Origin, Request, Role};
 use tollgate_wire::responses::Sealer;
 
 /// Entries kept per map. A Claude Code session makes a few tool calls a minute; this holds the
@@ -158,6 +158,14 @@ impl Memory {
         for m in &mut req.messages {
             for b in &mut m.content {
                 if let Block::Thinking(t) = b
+                    && let Some(origin) =
+                        t.signature.as_deref().and_then(canonical::unsigned_origin)
+                {
+                    t.signature = None;
+                    t.origin = Some(origin);
+                    continue;
+                }
+                if let Block::Thinking(t) = b
                     && t.origin.is_none()
                     && let Some(sig) = &t.signature
                     && let Some(origin) = sigs.get(sig)
@@ -166,6 +174,54 @@ impl Memory {
                 }
             }
         }
+    }
+
+    /// Whether an Anthropic body about to pass through untranslated replays a thinking signature
+    /// this gateway saw issued by another provider or model family (a session resumed on another
+    /// model). Such a body goes through the canonical model instead, which strips those blocks.
+    /// Cheap when it cannot apply: no recorded signatures, or no `"signature"` in the bytes.
+    pub fn replays_foreign_thinking(&self, body: &[u8], target: &Origin) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Body<'a> {
+            #[serde(borrow, default)]
+            messages: Vec<Msg<'a>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Msg<'a> {
+            #[serde(borrow, default)]
+            content: Option<Content<'a>>,
+        }
+        /// Blocks, or anything else (a string): only blocks can carry thinking.
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Content<'a> {
+            #[serde(borrow)]
+            Blocks(Vec<Blk<'a>>),
+            Other(serde::de::IgnoredAny),
+        }
+        #[derive(serde::Deserialize)]
+        struct Blk<'a> {
+            #[serde(borrow, default)]
+            signature: Option<std::borrow::Cow<'a, str>>,
+        }
+        // Thinking that came without a signature can never go to Anthropic.
+        if memchr::memmem::find(body, canonical::UNSIGNED_PREFIX.as_bytes()).is_some() {
+            return true;
+        }
+        let sigs = lock(&self.signatures);
+        if sigs.map.is_empty() || memchr::memmem::find(body, b"\"signature\"").is_none() {
+            return false;
+        }
+        let Ok(parsed) = serde_json::from_slice::<Body<'_>>(body) else { return false };
+        parsed.messages.iter().any(|m| match &m.content {
+            Some(Content::Blocks(blocks)) => blocks.iter().any(|b| {
+                b.signature
+                    .as_deref()
+                    .and_then(|s| sigs.get(&s.to_owned()))
+                    .is_some_and(|origin| origin != target)
+            }),
+            _ => false,
+        })
     }
 
     pub fn conversation(&self, response_id: &str) -> Option<Arc<Conversation>> {
@@ -238,6 +294,20 @@ mod tests {
             req.messages[0].content,
             vec![thinking("known", Some(origin())), thinking("other", None)]
         );
+    }
+
+    #[test]
+    fn a_body_replaying_thinking_signed_elsewhere_is_spotted() {
+        let m = Memory::default();
+        let claude = origin();
+        let gemini = Origin { provider: "gemini".into(), family: "gemini-2.5-flash".into() };
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"thinking","thinking":"","signature":"sig-g"},{"type":"text","text":"yo"}]}]}"#;
+        assert!(!m.replays_foreign_thinking(body, &claude), "nothing recorded yet");
+        m.remember_answer(&[thinking("sig-g", Some(gemini.clone()))], false);
+        assert!(m.replays_foreign_thinking(body, &claude));
+        assert!(!m.replays_foreign_thinking(body, &gemini), "its own issuer");
+        let other = br#"{"model":"m","messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"","signature":"sig-unknown"}]}]}"#;
+        assert!(!m.replays_foreign_thinking(other, &claude), "unknown signatures pass");
     }
 
     #[test]

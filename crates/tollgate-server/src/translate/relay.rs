@@ -19,7 +19,8 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 use tollgate_wire::Usage;
 use tollgate_wire::canonical::assemble::{Assembler, StreamFailure};
 use tollgate_wire::canonical::{
-    Block, Origin, Response, StopReason, StreamBuilder, StreamDecoder, StreamEncoder, StreamEvent,
+    self, Block, Delta, Origin, Response, StopReason, StreamBuilder, StreamDecoder, StreamEncoder,
+    StreamEvent,
 };
 use tollgate_wire::sse::{SseDecoder, SseFrame};
 
@@ -99,6 +100,11 @@ pub struct Translation {
     /// Who issues the thinking in this stream, stamped on each thinking block so that the
     /// client's encoder (a sealed Responses reasoning item) and the memory carry it.
     origin: Origin,
+    /// Anthropic clients: thinking that arrived without a signature gets the stand-in
+    /// ([`canonical::unsigned_marker`]) before its block stops.
+    mark_unsigned: bool,
+    /// The open thinking block has had a signature.
+    thinking_signed: Option<bool>,
 }
 
 impl Translation {
@@ -109,6 +115,7 @@ impl Translation {
         decoder: Box<dyn StreamDecoder>,
         encoder: Option<Box<dyn StreamEncoder>>,
         origin: Origin,
+        mark_unsigned: bool,
     ) -> Self {
         Self {
             framing,
@@ -124,6 +131,8 @@ impl Translation {
             model: None,
             stop_reason: None,
             origin,
+            mark_unsigned,
+            thinking_signed: None,
         }
     }
 
@@ -184,12 +193,36 @@ impl Translation {
             if self.end.is_some() {
                 break;
             }
-            if let StreamEvent::BlockStart { block, .. } = &mut ev {
-                match block {
-                    Block::Thinking(t) => t.origin = Some(self.origin.clone()),
-                    Block::RedactedThinking(r) => r.origin = Some(self.origin.clone()),
-                    _ => {}
+            match &mut ev {
+                StreamEvent::BlockStart { block, .. } => {
+                    self.thinking_signed = None;
+                    match block {
+                        Block::Thinking(t) => {
+                            t.origin = Some(self.origin.clone());
+                            self.thinking_signed = Some(t.signature.is_some());
+                        }
+                        Block::RedactedThinking(r) => r.origin = Some(self.origin.clone()),
+                        _ => {}
+                    }
                 }
+                StreamEvent::BlockDelta { delta: Delta::Signature(_), .. } => {
+                    self.thinking_signed = Some(true);
+                }
+                StreamEvent::BlockStop { index } => {
+                    if self.mark_unsigned && self.thinking_signed == Some(false) {
+                        let marker = canonical::unsigned_marker(&self.origin);
+                        let sig = StreamEvent::BlockDelta {
+                            index: *index,
+                            delta: Delta::Signature(marker),
+                        };
+                        self.assembler.push(&sig);
+                        if let Some(enc) = &mut self.encoder {
+                            enc.encode(&sig, out);
+                        }
+                    }
+                    self.thinking_signed = None;
+                }
+                _ => {}
             }
             match &ev {
                 StreamEvent::MessageStart { model, usage, .. } => {

@@ -280,3 +280,45 @@ async fn a_translated_exchange_is_recorded_with_both_bodies_and_its_usage() {
     let answer = String::from_utf8_lossy(rec.response_body.as_ref().unwrap()).into_owned();
     assert!(answer.contains("event: message_start"), "the client's dialect: {answer}");
 }
+
+#[tokio::test]
+async fn unsigned_thinking_reaches_an_anthropic_client_marked_and_never_reaches_claude() {
+    let gw = TestGateway::builder().every_dialect().start().await;
+    let ask = |model: &str, messages: Value| {
+        json!({"model": model, "max_tokens": 4096, "thinking": {"type": "enabled", "budget_tokens": 1024},
+               "tools": weather_tool_anthropic(), "messages": messages})
+    };
+    let first_turn = json!([{"role": "user", "content": "weather in Paris?"}]);
+    let r: Value = gw
+        .anthropic(&ask("ollama-native:qwen3", first_turn.clone()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = r["content"].as_array().unwrap().clone();
+    assert_eq!(content[0]["type"], "thinking", "{r}");
+    assert_eq!(content[0]["signature"], "tollgate-unsigned:ollama-native/qwen3", "{r}");
+    let call = content.iter().find(|b| b["type"] == "tool_use").unwrap();
+    let history = json!([
+        first_turn[0],
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call["id"], "content": "18C"}]}
+    ]);
+    // Back to Ollama: its own thinking goes back to it, as plain thinking.
+    let r = gw.anthropic(&ask("ollama-native:qwen3", history.clone())).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let up = gw.upstream_requests("/api/chat").pop().unwrap().json();
+    assert!(
+        !up.to_string().contains("tollgate-unsigned"),
+        "the stand-in never reaches a provider: {up}"
+    );
+    assert!(up["messages"][1]["thinking"].as_str().is_some_and(|t| !t.is_empty()), "{up}");
+    // On to Claude: same-dialect, but the body is translated so the unsigned block is stripped.
+    let r = gw.anthropic(&ask("claude-sonnet-4-5-20250929", history)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let up = anthropic_upstream(&gw).pop().unwrap();
+    assert!(!up.to_string().contains("tollgate-unsigned"), "{up}");
+    assert_ne!(up["messages"][1]["content"][0]["type"], "thinking", "{up}");
+}

@@ -209,6 +209,24 @@ pub struct Origin {
     pub family: String,
 }
 
+/// The stand-in signature an Anthropic client receives on thinking that came without one (from
+/// Ollama, DeepSeek, a Gemini summary): Anthropic clients treat a thinking block as sealed and
+/// replay it, and this names who produced it. It never reaches a provider: decoding an Anthropic
+/// request turns it back into an unsigned block with that origin ([`unsigned_origin`]), which
+/// repair strips before Anthropic and keeps for its own provider.
+pub const UNSIGNED_PREFIX: &str = "tollgate-unsigned:";
+
+pub fn unsigned_marker(origin: &Origin) -> String {
+    format!("{UNSIGNED_PREFIX}{}/{}", origin.provider, origin.family)
+}
+
+/// The origin named by a stand-in signature, if `signature` is one.
+pub fn unsigned_origin(signature: &str) -> Option<Origin> {
+    let rest = signature.strip_prefix(UNSIGNED_PREFIX)?;
+    let (provider, family) = rest.split_once('/')?;
+    Some(Origin { provider: provider.to_owned(), family: family.to_owned() })
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ThinkingBlock {
     /// The reasoning text; empty for signature-only blocks, which must survive anyway.

@@ -241,8 +241,10 @@ pub(crate) fn reasoning_parts(
 ) -> (Vec<String>, Option<String>) {
     let sealable: Vec<Block> = blocks
         .iter()
+        // Unsigned thinking with a known issuer is sealed too: its own provider (Ollama,
+        // DeepSeek) can take it back; every other target drops it on the way.
         .filter(|b| match b {
-            Block::Thinking(t) => t.signature.is_some(),
+            Block::Thinking(t) => t.signature.is_some() || t.origin.is_some(),
             Block::RedactedThinking(_) => true,
             _ => false,
         })

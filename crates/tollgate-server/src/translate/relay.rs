@@ -18,6 +18,7 @@ use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 use tollgate_wire::Usage;
 use tollgate_wire::canonical::assemble::{Assembler, StreamFailure};
+use tollgate_wire::canonical::builder::Validator;
 use tollgate_wire::canonical::{
     self, Block, Delta, Origin, Response, StopReason, StreamBuilder, StreamDecoder, StreamEncoder,
     StreamEvent,
@@ -105,6 +106,10 @@ pub struct Translation {
     mark_unsigned: bool,
     /// The open thinking block has had a signature.
     thinking_signed: Option<bool>,
+    /// Checks every event the client is sent against the stream invariants the builder
+    /// guarantees; a violation is a Tollgate bug, logged once (the stream goes on).
+    validator: Validator,
+    violation_logged: bool,
 }
 
 impl Translation {
@@ -133,6 +138,8 @@ impl Translation {
             origin,
             mark_unsigned,
             thinking_signed: None,
+            validator: Validator::new(),
+            violation_logged: false,
         }
     }
 
@@ -234,6 +241,12 @@ impl Translation {
                     self.usage = *usage;
                 }
                 _ => {}
+            }
+            if let Err(v) = self.validator.push(&ev)
+                && !self.violation_logged
+            {
+                self.violation_logged = true;
+                tracing::error!(position = v.position, violation = %v.message, "translated stream broke an invariant");
             }
             self.assembler.push(&ev);
             if let Some(enc) = &mut self.encoder {

@@ -24,8 +24,9 @@ use std::fmt;
 #[derive(Debug, Clone)]
 pub struct ProviderEntry {
     pub name: String,
-    /// The provider's dialect, as an opaque tag compared with the client's.
-    pub dialect: &'static str,
+    /// The dialects the provider speaks natively (its own first), as opaque tags compared with
+    /// the client's.
+    pub dialects: Vec<&'static str>,
     /// Models named in the config.
     pub models: Vec<String>,
     /// Models the provider itself listed (`GET /v1/models`), when discovery has run.
@@ -131,11 +132,10 @@ impl Catalog {
             };
         }
         // Same-dialect providers first, then the rest, each in config order.
+        let speaks = |i: usize| self.providers[i].dialects.contains(&client_dialect);
         let order: Vec<usize> = (0..self.providers.len())
-            .filter(|&i| self.providers[i].dialect == client_dialect)
-            .chain(
-                (0..self.providers.len()).filter(|&i| self.providers[i].dialect != client_dialect),
-            )
+            .filter(|&i| speaks(i))
+            .chain((0..self.providers.len()).filter(|&i| !speaks(i)))
             .collect();
         let found =
             |reason: Reason, i: usize| Target { provider: i, model: requested.to_owned(), reason };
@@ -144,9 +144,18 @@ impl Catalog {
         {
             return Ok(found(Reason::Listed, i));
         }
-        if let Some(&i) =
-            order.iter().find(|&&i| self.providers[i].discovered.iter().any(|m| m == requested))
-        {
+        // Several providers may list the same model (OpenAI and a Responses-only endpoint on the
+        // same account): one whose preset also claims the name owns it.
+        let discovered: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&i| self.providers[i].discovered.iter().any(|m| m == requested))
+            .collect();
+        let owner = discovered
+            .iter()
+            .copied()
+            .find(|&i| self.providers[i].patterns.iter().any(|p| glob_match(p, requested)));
+        if let Some(i) = owner.or_else(|| discovered.first().copied()) {
             return Ok(found(Reason::Discovered, i));
         }
         for &i in &order {
@@ -198,7 +207,7 @@ mod tests {
         let p =
             |name: &str, dialect: &'static str, models: &[&str], patterns: &[&str]| ProviderEntry {
                 name: name.into(),
-                dialect,
+                dialects: vec![dialect],
                 models: models.iter().map(|s| (*s).into()).collect(),
                 discovered: vec![],
                 patterns: patterns.iter().map(|s| (*s).into()).collect(),
@@ -246,7 +255,7 @@ mod tests {
         let mut c = catalog();
         c.providers.push(ProviderEntry {
             name: "anthropic-2".into(),
-            dialect: "anthropic",
+            dialects: vec!["anthropic"],
             models: vec![],
             discovered: vec!["shared".into()],
             patterns: vec![],
@@ -254,6 +263,23 @@ mod tests {
         c.providers[3].discovered.push("shared".into());
         assert_eq!(c.resolve("shared", "anthropic").unwrap().provider, 4);
         assert_eq!(c.resolve("shared", "openai-chat").unwrap().provider, 3);
+    }
+
+    #[test]
+    fn a_listed_model_goes_to_the_provider_whose_pattern_claims_it() {
+        let mut c = catalog();
+        c.providers.push(ProviderEntry {
+            name: "openai-responses".into(),
+            dialects: vec!["openai-responses"],
+            models: vec![],
+            discovered: vec!["gpt-4o".into()],
+            patterns: vec![],
+        });
+        c.providers[2].discovered.push("gpt-4o".into());
+        assert_eq!(c.resolve("gpt-4o", "anthropic").unwrap().provider, 2, "openai owns gpt-*");
+        // A provider speaking the client's dialect natively is one it can pass through to.
+        c.providers[2].dialects.push("openai-responses");
+        assert_eq!(c.resolve("gpt-4o", "openai-responses").unwrap().provider, 2);
     }
 
     #[test]

@@ -52,7 +52,10 @@ impl Gateway {
                 .iter()
                 .map(|p| ProviderEntry {
                     name: p.name.clone(),
-                    dialect: p.dialect().as_str(),
+                    dialects: std::iter::once(p.dialect())
+                        .chain(p.preset.also_speaks.iter().copied())
+                        .map(tollgate_wire::Dialect::as_str)
+                        .collect(),
                     models: p.models.clone(),
                     discovered: Vec::new(),
                     patterns: p.preset.model_patterns.iter().map(|s| (*s).to_owned()).collect(),

@@ -37,16 +37,10 @@ pub struct ListParams {
     before_id: Option<String>,
 }
 
-/// The models a caller of `dialect` can use, as (name, provider).
-fn usable(state: &AppState, dialect: Dialect) -> Vec<(String, String)> {
-    let catalog = state.catalog();
-    catalog
-        .model_names()
-        .into_iter()
-        .filter(|(_, provider)| {
-            catalog.providers.iter().any(|p| &p.name == provider && p.dialect == dialect.as_str())
-        })
-        .collect()
+/// The models a caller can use, as (name, provider): every one, whatever dialect its provider
+/// speaks, since Tollgate translates.
+fn usable(state: &AppState, _dialect: Dialect) -> Vec<(String, String)> {
+    state.catalog().model_names()
 }
 
 pub async fn list(

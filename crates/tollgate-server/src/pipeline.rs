@@ -19,7 +19,7 @@ use crate::auth::{Caller, presented_key};
 use crate::error::{ApiError, ErrorKind};
 use crate::exchange::{Exchange, Outcome};
 use crate::headers;
-use crate::relay::{Meter, Relay};
+use crate::relay::{Driven, Meter, Relay};
 use crate::state::AppState;
 
 /// Which operation a request asks for.
@@ -255,7 +255,9 @@ async fn run(
     if is_sse {
         let meter = Meter::new(dialect, parsed.usage_body.is_some());
         let stream = Box::pin(resp.bytes_stream());
-        let relay = Relay::new(stream, dialect, meter, state.config.timeouts.idle, ex.hand_off());
+        let pump = Relay::new(dialect, meter, ex.hand_off());
+        let relay =
+            Driven::new(stream, pump, state.config.timeouts.idle, state.in_flight.cancelled());
         out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         out_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         // Tells nginx-style proxies in front of Tollgate not to buffer the stream.

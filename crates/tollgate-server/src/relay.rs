@@ -8,6 +8,7 @@
 //! model, stop reason, terminal state) for the history; the common case, a chunk that ends on a
 //! boundary, is forwarded without a copy.
 
+use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -22,7 +23,7 @@ use tollgate_wire::{Dialect, anthropic, openai};
 use crate::error::{ApiError, ErrorKind};
 use crate::exchange::{Exchange, Outcome};
 
-type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// A stream meter for either dialect.
 pub enum Meter {
@@ -150,7 +151,6 @@ impl Meter {
 }
 
 pub struct Relay {
-    upstream: Upstream,
     dialect: Dialect,
     decoder: SseDecoder,
     frames: Vec<(SseFrame, std::ops::Range<u64>)>,
@@ -158,9 +158,6 @@ pub struct Relay {
     pending: BytesMut,
     released: u64,
     meter: Meter,
-    idle: Duration,
-    idle_timer: Pin<Box<Sleep>>,
-    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     exchange: Exchange,
     /// A copy of what the client received, for the history.
     captured: Option<Vec<Bytes>>,
@@ -168,26 +165,16 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(
-        upstream: Upstream,
-        dialect: Dialect,
-        meter: Meter,
-        idle: Duration,
-        exchange: Exchange,
-    ) -> Self {
-        let shutdown = Box::pin(exchange.state().in_flight.cancelled());
+    /// The relay for one exchange, driven by [`Driven`] over the upstream body.
+    pub fn new(dialect: Dialect, meter: Meter, exchange: Exchange) -> Self {
         let captured = exchange.record_bodies().then(Vec::new);
         Self {
-            upstream,
             dialect,
             decoder: SseDecoder::new(),
             frames: Vec::new(),
             pending: BytesMut::new(),
             released: 0,
             meter,
-            idle,
-            idle_timer: Box::pin(tokio::time::sleep(idle)),
-            shutdown,
             exchange,
             captured,
             done: false,
@@ -261,12 +248,33 @@ impl Relay {
         tail
     }
 
-    fn emit(&mut self, bytes: Bytes) -> Poll<Option<Result<Bytes, std::convert::Infallible>>> {
+    fn capture(&mut self, bytes: &Bytes) {
         self.exchange.mark_first_byte();
         if let Some(c) = &mut self.captured {
             c.push(bytes.clone());
         }
-        Poll::Ready(Some(Ok(bytes)))
+    }
+}
+
+impl Pump for Relay {
+    fn chunk(&mut self, chunk: Bytes) -> (Bytes, bool) {
+        let out = self.accept(chunk);
+        if self.meter.end().is_some() {
+            // The terminal event is in hand: record the exchange before the client can see the
+            // stream end, so a crash after that loses nothing. Bytes after the terminal event,
+            // if any, are not forwarded.
+            self.capture(&out);
+            self.finish(None);
+            return (out, true);
+        }
+        if !out.is_empty() {
+            self.capture(&out);
+        }
+        (out, false)
+    }
+
+    fn end(&mut self, failure: Option<(ApiError, Outcome)>) -> Option<Bytes> {
+        self.finish(failure)
     }
 }
 
@@ -284,8 +292,56 @@ impl Drop for Relay {
     }
 }
 
-impl Stream for Relay {
-    type Item = Result<Bytes, std::convert::Infallible>;
+/// What a relay does with the upstream body; [`Driven`] around it owns the timing (idle
+/// timeout, shutdown) and the polling, so the same-dialect and the translating relay share them.
+pub trait Pump: Send + Unpin {
+    /// One upstream chunk: the bytes the client may have now, and whether the stream is over
+    /// (the exchange is then already recorded).
+    fn chunk(&mut self, chunk: Bytes) -> (Bytes, bool);
+    /// The stream ends: the upstream body ended (`None`), or the gateway ends it (transport
+    /// error, idle timeout, shutdown). Returns the last bytes for the client (an error event
+    /// when the stream had not finished).
+    fn end(&mut self, failure: Option<(ApiError, Outcome)>) -> Option<Bytes>;
+}
+
+/// An upstream body pumped to the client through `P`.
+pub struct Driven<P> {
+    upstream: Upstream,
+    pump: P,
+    idle: Duration,
+    idle_timer: Pin<Box<Sleep>>,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    done: bool,
+}
+
+impl<P: Pump> Driven<P> {
+    pub fn new(
+        upstream: Upstream,
+        pump: P,
+        idle: Duration,
+        shutdown: WaitForCancellationFutureOwned,
+    ) -> Self {
+        Self {
+            upstream,
+            pump,
+            idle,
+            idle_timer: Box::pin(tokio::time::sleep(idle)),
+            shutdown: Box::pin(shutdown),
+            done: false,
+        }
+    }
+
+    fn end(
+        &mut self,
+        failure: Option<(ApiError, Outcome)>,
+    ) -> Poll<Option<Result<Bytes, Infallible>>> {
+        self.done = true;
+        self.pump.end(failure).map_or(Poll::Ready(None), |t| Poll::Ready(Some(Ok(t))))
+    }
+}
+
+impl<P: Pump> Stream for Driven<P> {
+    type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -298,23 +354,15 @@ impl Stream for Relay {
                     ErrorKind::Unavailable,
                     "the gateway is shutting down; retry the request",
                 );
-                let tail = this.finish(Some((e, Outcome::Shutdown)));
-                return tail.map_or(Poll::Ready(None), |t| Poll::Ready(Some(Ok(t))));
+                return this.end(Some((e, Outcome::Shutdown)));
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     let deadline = tokio::time::Instant::now() + this.idle;
                     this.idle_timer.as_mut().reset(deadline);
-                    let out = this.accept(chunk);
-                    if this.meter.end().is_some() {
-                        // The terminal event is in hand: record the exchange before the client
-                        // can see the stream end, so a crash after that loses nothing. Bytes
-                        // after the terminal event, if any, are not forwarded.
-                        if let Some(c) = &mut this.captured {
-                            c.push(out.clone());
-                        }
-                        this.exchange.mark_first_byte();
-                        this.finish(None);
+                    let (out, over) = this.pump.chunk(chunk);
+                    if over {
+                        this.done = true;
                         return if out.is_empty() {
                             Poll::Ready(None)
                         } else {
@@ -322,7 +370,7 @@ impl Stream for Relay {
                         };
                     }
                     if !out.is_empty() {
-                        return this.emit(out);
+                        return Poll::Ready(Some(Ok(out)));
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
@@ -330,24 +378,15 @@ impl Stream for Relay {
                         "the provider's stream failed: {}",
                         tollgate_providers::client::error_chain(&e)
                     );
-                    let tail = this.finish(Some((
-                        ApiError::new(ErrorKind::UpstreamError, msg),
-                        Outcome::UpstreamBrokeOff,
-                    )));
-                    return tail.map_or(Poll::Ready(None), |t| Poll::Ready(Some(Ok(t))));
+                    let e = ApiError::new(ErrorKind::UpstreamError, msg);
+                    return this.end(Some((e, Outcome::UpstreamBrokeOff)));
                 }
-                Poll::Ready(None) => {
-                    let tail = this.finish(None);
-                    return tail.map_or(Poll::Ready(None), |t| Poll::Ready(Some(Ok(t))));
-                }
+                Poll::Ready(None) => return this.end(None),
                 Poll::Pending => {
                     ready!(this.idle_timer.as_mut().poll(cx));
                     let msg = format!("the provider sent nothing for {:?}", this.idle);
-                    let tail = this.finish(Some((
-                        ApiError::new(ErrorKind::UpstreamTimeout, msg),
-                        Outcome::Timeout,
-                    )));
-                    return tail.map_or(Poll::Ready(None), |t| Poll::Ready(Some(Ok(t))));
+                    let e = ApiError::new(ErrorKind::UpstreamTimeout, msg);
+                    return this.end(Some((e, Outcome::Timeout)));
                 }
             }
         }

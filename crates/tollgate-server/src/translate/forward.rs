@@ -106,14 +106,8 @@ pub async fn forward(
             origin.clone(),
             client == Dialect::Anthropic,
         );
-        let relay = TranslatingRelay::new(
-            upstream,
-            translation,
-            idle,
-            ex.hand_off(),
-            stop_name,
-            on_complete,
-        );
+        let pump = TranslatingRelay::new(translation, ex.hand_off(), stop_name, on_complete);
+        let relay = crate::relay::Driven::new(upstream, pump, idle, state.in_flight.cancelled());
         out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         out_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         out_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));

@@ -5,17 +5,10 @@
 //! the gateway remembers (thinking, signatures, Responses conversations).
 //!
 //! [`Translation`] is the synchronous core, driven by chunks; [`TranslatingRelay`] is the
-//! `Stream` a streaming client reads, with the same idle timeout, shutdown and disconnect
-//! handling as the same-dialect relay.
-
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-use std::time::Duration;
+//! [`Pump`] that `crate::relay::Driven` turns into the stream a client reads, with the same idle
+//! timeout, shutdown and disconnect handling as the same-dialect relay.
 
 use bytes::Bytes;
-use futures_util::Stream;
-use tokio::time::Sleep;
-use tokio_util::sync::WaitForCancellationFutureOwned;
 use tollgate_wire::Usage;
 use tollgate_wire::canonical::assemble::{Assembler, StreamFailure};
 use tollgate_wire::canonical::builder::Validator;
@@ -27,8 +20,7 @@ use tollgate_wire::sse::{SseDecoder, SseFrame};
 
 use crate::error::{ApiError, ErrorKind};
 use crate::exchange::{Exchange, Outcome};
-
-type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+use crate::relay::Pump;
 
 /// How a provider's body is cut into frames: SSE, or one JSON object per line (Ollama).
 pub enum Framing {
@@ -301,11 +293,7 @@ pub fn apply(t: &Translation, ex: &mut Exchange, stop_name: fn(&StopReason) -> S
 }
 
 pub struct TranslatingRelay {
-    upstream: Upstream,
     translation: Translation,
-    idle: Duration,
-    idle_timer: Pin<Box<Sleep>>,
-    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     exchange: Exchange,
     stop_name: fn(&StopReason) -> String,
     on_complete: Option<OnComplete>,
@@ -314,22 +302,16 @@ pub struct TranslatingRelay {
 }
 
 impl TranslatingRelay {
+    /// The translating relay for one exchange, driven by [`crate::relay::Driven`].
     pub fn new(
-        upstream: Upstream,
         translation: Translation,
-        idle: Duration,
         exchange: Exchange,
         stop_name: fn(&StopReason) -> String,
         on_complete: OnComplete,
     ) -> Self {
-        let shutdown = Box::pin(exchange.state().in_flight.cancelled());
         let captured = exchange.record_bodies().then(Vec::new);
         Self {
-            upstream,
             translation,
-            idle,
-            idle_timer: Box::pin(tokio::time::sleep(idle)),
-            shutdown,
             exchange,
             stop_name,
             on_complete: Some(on_complete),
@@ -363,13 +345,6 @@ impl TranslatingRelay {
         self.exchange.finish(200, outcome);
     }
 
-    fn out(&mut self, bytes: Vec<u8>) -> Poll<Option<Result<Bytes, std::convert::Infallible>>> {
-        if bytes.is_empty() {
-            return Poll::Ready(None);
-        }
-        Poll::Ready(Some(Ok(Bytes::from(bytes))))
-    }
-
     fn capture(&mut self, bytes: &[u8]) {
         if !bytes.is_empty() {
             self.exchange.mark_first_byte();
@@ -378,17 +353,36 @@ impl TranslatingRelay {
             c.extend_from_slice(bytes);
         }
     }
+}
 
-    fn gateway_failure(
-        &mut self,
-        e: &ApiError,
-        outcome: Outcome,
-    ) -> Poll<Option<Result<Bytes, std::convert::Infallible>>> {
+impl Pump for TranslatingRelay {
+    fn chunk(&mut self, chunk: Bytes) -> (Bytes, bool) {
         let mut out = Vec::new();
-        self.translation.fail(e.type_name(), &e.message, &mut out);
+        self.translation.push(&chunk, &mut out);
         self.capture(&out);
-        self.settle(Some(outcome));
-        self.out(out)
+        let over = self.translation.end.is_some();
+        if over {
+            self.settle(None);
+        }
+        (Bytes::from(out), over)
+    }
+
+    fn end(&mut self, failure: Option<(ApiError, Outcome)>) -> Option<Bytes> {
+        let mut out = Vec::new();
+        let outcome = match failure {
+            Some((e, outcome)) => {
+                self.translation.fail(e.type_name(), &e.message, &mut out);
+                Some(outcome)
+            }
+            None => {
+                self.translation.end_of_input(&mut out);
+                let complete = matches!(self.translation.end, Some(End::Complete));
+                (!complete).then_some(Outcome::UpstreamBrokeOff)
+            }
+        };
+        self.capture(&out);
+        self.settle(outcome);
+        (!out.is_empty()).then(|| Bytes::from(out))
     }
 }
 
@@ -400,64 +394,6 @@ impl Drop for TranslatingRelay {
             apply(&self.translation, &mut self.exchange, self.stop_name);
             if let Some(c) = self.captured.take() {
                 self.exchange.record.response_body = Some(Bytes::from(c));
-            }
-        }
-    }
-}
-
-impl Stream for TranslatingRelay {
-    type Item = Result<Bytes, std::convert::Infallible>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            if this.done {
-                return Poll::Ready(None);
-            }
-            if this.shutdown.as_mut().poll(cx).is_ready() {
-                let e = ApiError::new(
-                    ErrorKind::Unavailable,
-                    "the gateway is shutting down; retry the request",
-                );
-                return this.gateway_failure(&e, Outcome::Shutdown);
-            }
-            match this.upstream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(Ok(chunk))) => {
-                    let deadline = tokio::time::Instant::now() + this.idle;
-                    this.idle_timer.as_mut().reset(deadline);
-                    let mut out = Vec::new();
-                    this.translation.push(&chunk, &mut out);
-                    this.capture(&out);
-                    if this.translation.end.is_some() {
-                        this.settle(None);
-                        return this.out(out);
-                    }
-                    if !out.is_empty() {
-                        return Poll::Ready(Some(Ok(Bytes::from(out))));
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    let msg = format!(
-                        "the provider's stream failed: {}",
-                        tollgate_providers::client::error_chain(&e)
-                    );
-                    let e = ApiError::new(ErrorKind::UpstreamError, msg);
-                    return this.gateway_failure(&e, Outcome::UpstreamBrokeOff);
-                }
-                Poll::Ready(None) => {
-                    let mut out = Vec::new();
-                    this.translation.end_of_input(&mut out);
-                    this.capture(&out);
-                    let broke_off = !matches!(this.translation.end, Some(End::Complete));
-                    this.settle(broke_off.then_some(Outcome::UpstreamBrokeOff));
-                    return this.out(out);
-                }
-                Poll::Pending => {
-                    ready!(this.idle_timer.as_mut().poll(cx));
-                    let msg = format!("the provider sent nothing for {:?}", this.idle);
-                    let e = ApiError::new(ErrorKind::UpstreamTimeout, msg);
-                    return this.gateway_failure(&e, Outcome::Timeout);
-                }
             }
         }
     }

@@ -212,6 +212,8 @@ pub struct ProviderConfig {
     pub models: Vec<String>,
     /// Extra headers sent upstream with every request.
     pub headers: BTreeMap<String, String>,
+    /// Configured request transforms, replacing the built-in table when set.
+    pub quirks: Option<tollgate_wire::canonical::Quirks>,
     /// Where it was enabled from (a file section or an environment variable).
     pub origin: Origin,
 }

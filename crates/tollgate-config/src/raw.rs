@@ -121,4 +121,7 @@ pub struct RawProvider {
     pub enabled: Option<bool>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Request transforms for this provider, replacing the built-in per-model table
+    /// (`tollgate_providers::quirks`) for every model it serves.
+    pub quirks: Option<tollgate_wire::canonical::Quirks>,
 }

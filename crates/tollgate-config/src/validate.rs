@@ -481,6 +481,7 @@ fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<Provid
             api_key,
             models: rp.models.clone(),
             headers: rp.headers.clone(),
+            quirks: rp.quirks.clone(),
             origin: cx.file.clone(),
         });
     }
@@ -515,6 +516,7 @@ fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<Provid
             api_key: key.map(|(_, k)| Secret::new(k.clone())),
             models: Vec::new(),
             headers: BTreeMap::new(),
+            quirks: None,
             origin: Origin::Env(trigger),
         });
     }

@@ -27,6 +27,8 @@ pub struct Provider {
     pub local: bool,
     /// Further dialects served natively at the same base URL.
     pub also_speaks: &'static [Dialect],
+    /// Configured request transforms, replacing the built-in table (see [`crate::quirks`]).
+    pub quirks: Option<tollgate_wire::canonical::Quirks>,
     auth: AuthScheme,
     key: Option<Secret>,
     extra_headers: HeaderMap,
@@ -54,6 +56,7 @@ impl Provider {
             base_url: c.base_url.clone(),
             local: c.preset.local,
             also_speaks: c.preset.also_speaks,
+            quirks: c.quirks.clone(),
             auth: c.preset.auth,
             key: c.api_key.clone(),
             extra_headers,

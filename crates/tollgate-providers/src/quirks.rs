@@ -51,8 +51,12 @@ const ADAPTIVE_THINKING: &[&str] = &[
     "claude-sonnet-5",
 ];
 
-/// The quirks for sending `model` to `provider`.
+/// The quirks for sending `model` to `provider`: the provider's configured ones when it has
+/// them (`quirks = {...}` in its config section), else the built-in table.
 pub fn quirks(provider: &Provider, model: &str) -> Quirks {
+    if let Some(q) = &provider.quirks {
+        return q.clone();
+    }
     let bare = model.rsplit_once('/').map_or(model, |(_, m)| m);
     let max_output_tokens =
         OUTPUT_LIMITS.iter().find(|(prefix, _)| bare.starts_with(prefix)).map(|&(_, n)| n);
@@ -92,6 +96,26 @@ mod tests {
         let q = quirks(&p, "gpt-4o-mini");
         assert!(!q.max_completion_tokens && !q.reasoning_effort);
         assert_eq!(q.max_output_tokens, Some(16_384));
+    }
+
+    #[test]
+    fn configured_quirks_replace_the_table() {
+        let env: BTreeMap<String, String> = BTreeMap::new();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tollgate.toml");
+        std::fs::write(
+            &file,
+            "[providers.local]\nbase_url = \"http://127.0.0.1:8000/v1\"\nmodels = [\"gpt-5-local\"]\nquirks = { max_output_tokens = 4096, developer_as_system = true }\n",
+        )
+        .unwrap();
+        let c = tollgate_config::load(Some(&file), &env).unwrap();
+        let p = Provider::from_config(&c.providers[0]).unwrap();
+        let q = quirks(&p, "gpt-5-local");
+        assert_eq!(q.max_output_tokens, Some(4096));
+        assert!(
+            q.developer_as_system && !q.max_completion_tokens,
+            "the table does not apply: {q:?}"
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Storage: what Tollgate remembers, behind small role traits.
 //!
-//! The request path never calls the store directly: records go through the server's
-//! write-behind recorder, which calls [`ExchangeLog::append`] with batches. HTTP never reaches
-//! this crate.
+//! The request path never calls the history store directly: records go through the server's
+//! write-behind recorder, which calls [`ExchangeLog::append`] with batches. The one exception
+//! is [`TranslationState`], small keyed values translation reads and writes as it goes. HTTP
+//! never reaches this crate.
 //!
 //! # Layout
 //! - [`record`]: [`ExchangeRecord`] (one exchange as stored), [`SessionUpdate`],
@@ -15,8 +16,10 @@
 //!   totals of a batch.
 //! - `terms.rs`: how text and queries split into search terms (one way for both), and the
 //!   snippet PostgreSQL shows around a match.
+//! - [`TranslationState`] (here): what translation remembers between turns, keyed values.
 //! - Backends, each with the same files (`mod.rs` connects, `write.rs` appends, `query.rs`
-//!   reads) and its own migrations under `migrations/<backend>/`:
+//!   reads, `state.rs` keeps translation state) and its own migrations under
+//!   `migrations/<backend>/`:
 //!   - [`sqlite`]: the embedded default, one file in the data directory.
 //!   - [`postgres`]: for a shared or managed database.
 
@@ -73,8 +76,39 @@ pub trait ExchangeLog: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Everything a backend does: the write side and the read side. Implemented for every type that
-/// has both, so `Arc<dyn Store>` coerces to `Arc<dyn ExchangeLog>` or `Arc<dyn HistoryQuery>`.
-pub trait Store: ExchangeLog + HistoryQuery {}
+/// What translation remembers between turns, so a restart, or a request landing on another
+/// replica of one database, loses nothing a client cannot carry back: a Responses-API
+/// conversation under the response id Tollgate issued (`previous_response_id` against a
+/// stateless provider), thinking an OpenAI Chat client cannot return under its tool-call ids.
+///
+/// Entries are opaque bytes (the server writes JSON, up to a whole conversation: megabytes)
+/// under a `key` within a `kind`; kinds are separate namespaces. Unlike the history, these are
+/// written and read on the request path, one entry at a time, and are durable once a call
+/// returns. Keys are ids: PostgreSQL indexes a key of up to about 2,700 bytes and refuses a
+/// longer one with an error. PostgreSQL text cannot hold NUL, so there a NUL in `kind` or `key`
+/// is stored and looked up as U+FFFD (it round trips; `"a\0"` and `"a\u{fffd}"` name one entry).
+#[async_trait]
+pub trait TranslationState: Send + Sync {
+    /// Stores `value` under `(kind, key)`, replacing the value and the creation time of an
+    /// entry already there.
+    async fn put_state(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        created_at_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// The value under `(kind, key)`, `None` when there is none (never stored, or purged).
+    async fn get_state(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Retention: deletes every entry, of any kind, created before `older_than_ms` (unix ms,
+    /// exclusive). Returns how many were deleted. Done in short steps, so puts and gets
+    /// continue meanwhile.
+    async fn purge_state(&self, older_than_ms: i64) -> Result<u64, StoreError>;
+}
 
-impl<T: ExchangeLog + HistoryQuery + ?Sized> Store for T {}
+/// Everything a backend does: the history's write and read sides and translation state.
+/// Implemented for every type that has all three, so `Arc<dyn Store>` coerces to
+/// `Arc<dyn ExchangeLog>`, `Arc<dyn HistoryQuery>` or `Arc<dyn TranslationState>`.
+pub trait Store: ExchangeLog + HistoryQuery + TranslationState {}
+
+impl<T: ExchangeLog + HistoryQuery + TranslationState + ?Sized> Store for T {}

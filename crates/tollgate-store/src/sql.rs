@@ -66,9 +66,10 @@ macro_rules! has_bodies {
 }
 pub(crate) use has_bodies;
 
-/// Exchanges one retention step purges. Each step is its own short transaction, so a purge of
-/// months of history never holds SQLite's write lock (or PostgreSQL row locks) long enough to
-/// stall the recorder; a smaller step costs more round trips.
+/// Rows (exchanges, or translation-state entries) one retention step purges. Each step is its
+/// own short transaction, so a purge of months of history never holds SQLite's write lock (or
+/// PostgreSQL row locks) long enough to stall the recorder or translation; a smaller step
+/// costs more round trips.
 pub(crate) const PURGE_STEP: i64 = 500;
 
 /// Now, in unix milliseconds.

@@ -1,12 +1,13 @@
 //! The PostgreSQL backend, for a shared or managed database: the same tables as SQLite, in
-//! one migration embedded from `migrations/postgres/`. `write.rs` appends batches with a few
-//! array (`UNNEST`) statements, `query.rs` reads the history back; the SQLite backend has the
-//! same files.
+//! migrations embedded from `migrations/postgres/`. `write.rs` appends batches with a few
+//! array (`UNNEST`) statements, `query.rs` reads the history back, `state.rs` keeps
+//! translation state; the SQLite backend has the same files.
 //!
 //! This build speaks PostgreSQL without TLS (sqlx is built without a TLS feature): use it on a
 //! private network or through a local proxy.
 
 mod query;
+mod state;
 mod write;
 
 use std::str::FromStr;

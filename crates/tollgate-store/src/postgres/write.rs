@@ -61,7 +61,7 @@ fn chunks(batch: &[ExchangeRecord]) -> Vec<&[ExchangeRecord]> {
 
 /// PostgreSQL text cannot hold NUL; SQLite's can, and a prompt or an upstream error may carry
 /// one. Refusing it would fail the batch on every retry, so it becomes U+FFFD.
-fn text(s: &str) -> Cow<'_, str> {
+pub(super) fn text(s: &str) -> Cow<'_, str> {
     if s.contains('\0') { Cow::Owned(s.replace('\0', "\u{fffd}")) } else { Cow::Borrowed(s) }
 }
 

@@ -1,12 +1,13 @@
 //! The SQLite backend: one file in the data directory, WAL mode, migrations embedded from
-//! `migrations/sqlite/`. `write.rs` appends batches, `query.rs` reads the history back; the
-//! PostgreSQL backend has the same files.
+//! `migrations/sqlite/`. `write.rs` appends batches, `query.rs` reads the history back,
+//! `state.rs` keeps translation state; the PostgreSQL backend has the same files.
 //!
 //! `exchanges_fts` indexes `exchanges` by its implicit rowid, which `VACUUM` may renumber (the
 //! table has a text primary key): whatever vacuums the file must then rebuild the index
 //! (`INSERT INTO exchanges_fts (exchanges_fts) VALUES ('rebuild')`).
 
 mod query;
+mod state;
 mod write;
 
 use std::path::Path;

@@ -15,6 +15,7 @@ mod read;
 mod retention;
 mod search;
 mod sessions;
+mod state;
 mod write;
 
 /// `conformance!(module_name, Backend::Variant; group::case, ...)`: one `#[tokio::test]` per case.
@@ -42,6 +43,12 @@ macro_rules! conformance {
             search::search_matches_words_of_any_script,
             search::search_finds_history_stored_before_the_index_changed,
             retention::purge_drops_bodies_keeps_totals_and_search_forgets,
+            state::state_round_trips_and_unknown_keys_are_none,
+            state::state_put_replaces_value_and_creation_time,
+            state::state_kinds_are_separate_namespaces,
+            state::state_large_values_round_trip,
+            state::state_purge_removes_only_older_entries_and_counts_them,
+            state::state_is_shared_by_handles_and_survives_reopening,
         );
     };
     (@cases $backend:ident, $variant:ident; $($group:ident :: $case:ident),* $(,)?) => {

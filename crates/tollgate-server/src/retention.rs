@@ -1,7 +1,9 @@
 //! History retention: with `[history] retention` set, a background task drops the bodies of
 //! exchanges older than the retention (request, forwarded and response bodies, the
 //! reconstructed message and the search text) at startup and then every hour. Metadata, usage
-//! and cost stay, so totals and per-session sums do not change. Nothing else lives here.
+//! and cost stay, so totals and per-session sums do not change. The same hourly task drops
+//! translation state (kept Responses conversations and Chat clients' thinking) older than a
+//! week, whether or not history retention is set. Nothing else lives here.
 //!
 //! The store purges in short transactions, so appends from the recorder continue meanwhile.
 //! `tollgate history purge --older-than` does the same by hand.

@@ -3,18 +3,23 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Dialect {
     /// Anthropic Messages: `POST /v1/messages`, named SSE events.
+    #[serde(rename = "anthropic")]
     Anthropic,
     /// OpenAI Chat Completions: `POST /v1/chat/completions`, data-only SSE ending in `[DONE]`.
+    #[serde(rename = "openai-chat")]
     OpenAiChat,
     /// OpenAI Responses: `POST /v1/responses`, named SSE events with sequence numbers.
+    #[serde(rename = "openai-responses")]
     OpenAiResponses,
     /// Google Gemini: `models/{model}:generateContent` and `:streamGenerateContent?alt=sse`.
     /// A provider dialect only.
+    #[serde(rename = "gemini")]
     Gemini,
     /// Ollama's native `POST /api/chat`, streamed as NDJSON. A provider dialect only.
+    #[serde(rename = "ollama")]
     Ollama,
 }
 

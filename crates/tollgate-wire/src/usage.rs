@@ -4,9 +4,9 @@
 //! [`Usage`] follows Anthropic: `input_tokens` is the uncached part, and the cache fields are
 //! separate, so total input is the sum of the three.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Input tokens that were neither read from nor written to the prompt cache.
     pub input_tokens: u64,

@@ -37,9 +37,12 @@ pub async fn forward(
     provider: &Provider,
 ) -> Result<Response, Failure> {
     let mut req = decode_client_request(state, client, body).map_err(|e| reject(invalid(e)))?;
-    let previous = previous_conversation(state, client, &req)?;
+    let previous = previous_conversation(state, client, &req).await?;
     if let Some(conv) = &previous {
         req.messages.splice(0..0, conv.messages.iter().cloned());
+    }
+    if client == Dialect::OpenAiChat {
+        state.translation.load_thinking(state.store.as_ref(), &req).await;
     }
     state.translation.restore(&mut req, client == Dialect::OpenAiChat);
 
@@ -174,7 +177,7 @@ pub async fn forward(
 
 /// `previous_response_id` for a Responses client whose provider keeps no state: the
 /// conversation Tollgate kept, or a 400 naming the id, as OpenAI answers.
-fn previous_conversation(
+async fn previous_conversation(
     state: &AppState,
     client: Dialect,
     req: &Request,
@@ -185,7 +188,7 @@ fn previous_conversation(
     let Some(id) = tollgate_wire::responses::previous_response_id(req) else {
         return Ok(None);
     };
-    match state.translation.conversation(id) {
+    match state.translation.find_conversation(state.store.as_ref(), id).await {
         Some(c) => Ok(Some(c)),
         None => Err(reject(
             ApiError::new(
@@ -215,11 +218,31 @@ fn remember(
                 _ => {}
             }
         }
-        state.translation.remember_answer(&content, client == Dialect::OpenAiChat);
-        if client == Dialect::OpenAiResponses {
+        let chat = client == Dialect::OpenAiChat;
+        state.translation.remember_answer(&content, chat);
+        let thinking: Vec<Block> = content
+            .iter()
+            .filter(|b| matches!(b, Block::Thinking(_) | Block::RedactedThinking(_)))
+            .cloned()
+            .collect();
+        let call_ids: Vec<String> = content
+            .iter()
+            .filter_map(|b| match b {
+                Block::ToolUse(t) => Some(t.id.clone()),
+                _ => None,
+            })
+            .collect();
+        let durable_thinking =
+            (chat && !thinking.is_empty() && !call_ids.is_empty()).then_some((call_ids, thinking));
+        let conversation = (client == Dialect::OpenAiResponses).then(|| {
             let mut messages = input;
             messages.push(Message { role: Role::Assistant, content });
-            state.translation.keep_conversation(response_id, Conversation { messages });
+            let c = Conversation { messages };
+            state.translation.keep_conversation(response_id.clone(), c.clone());
+            (response_id, c)
+        });
+        if durable_thinking.is_some() || conversation.is_some() {
+            super::memory::Memory::persist(state.store.clone(), durable_thinking, conversation);
         }
     })
 }

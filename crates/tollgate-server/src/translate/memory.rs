@@ -8,17 +8,27 @@
 //! - **Responses conversations.** `previous_response_id` against a stateless provider: the
 //!   conversation up to each response, keyed by the response id Tollgate gave it.
 //!
-//! All three are bounded and in memory: a restart, or a request landing on another replica,
-//! loses them. Then the conversation degrades as documented (thinking dropped and disabled for
-//! that turn; an unknown `previous_response_id` is a 400), never into a provider error.
+//! All three are bounded and in memory, and the first two are also written to the store
+//! (`translation_state`, read back on a miss), so they survive a restart and are shared by
+//! replicas on one PostgreSQL; entries older than [`STATE_TTL`] are purged. Signature issuers
+//! stay in memory only: without one, a same-dialect body passes through as it came. Whatever is
+//! missing degrades as documented (thinking dropped and disabled for that turn; an unknown
+//! `previous_response_id` is a 400), never into a provider error.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
+use tollgate_store::Store;
 use tollgate_wire::canonical::{self, Block, Message, Origin, Request, Role};
 use tollgate_wire::responses::Sealer;
+
+/// How long the durable state is kept: long enough to resume a session a week later.
+pub const STATE_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+/// `translation_state` kinds.
+const KIND_CONVERSATION: &str = "responses_conversation";
+const KIND_CHAT_THINKING: &str = "chat_thinking";
 
 /// Entries kept per map. A Claude Code session makes a few tool calls a minute; this holds the
 /// recent loops of many concurrent sessions at a few MiB.
@@ -55,7 +65,7 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
 }
 
 /// The conversation as of one Responses-API response.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Conversation {
     pub messages: Vec<Message>,
 }
@@ -233,6 +243,97 @@ impl Memory {
     }
 }
 
+/// The durable half: written behind the request, read on a miss.
+impl Memory {
+    /// Writes what [`Memory::remember_answer`] and [`Memory::keep_conversation`] kept to the
+    /// store, in the background (a failure is logged; the in-memory copy still serves this
+    /// replica).
+    pub fn persist(
+        store: Arc<dyn Store>,
+        thinking: Option<(Vec<String>, Vec<Block>)>,
+        conversation: Option<(String, Conversation)>,
+    ) {
+        let now = now_ms();
+        tokio::spawn(async move {
+            if let Some((ids, blocks)) = thinking
+                && let Ok(value) = serde_json::to_vec(&blocks)
+            {
+                for id in ids {
+                    if let Err(e) = store.put_state(KIND_CHAT_THINKING, &id, &value, now).await {
+                        tracing::warn!(error = %e, "translation state: could not keep thinking");
+                    }
+                }
+            }
+            if let Some((id, conversation)) = conversation
+                && let Ok(value) = serde_json::to_vec(&conversation)
+                && let Err(e) = store.put_state(KIND_CONVERSATION, &id, &value, now).await
+            {
+                tracing::warn!(error = %e, "translation state: could not keep the conversation");
+            }
+        });
+    }
+
+    /// The conversation of a response id: from memory, else from the store.
+    pub async fn find_conversation(
+        &self,
+        store: &dyn Store,
+        response_id: &str,
+    ) -> Option<Arc<Conversation>> {
+        if let Some(c) = self.conversation(response_id) {
+            return Some(c);
+        }
+        let bytes = match store.get_state(KIND_CONVERSATION, response_id).await {
+            Ok(b) => b?,
+            Err(e) => {
+                tracing::warn!(error = %e, "translation state: could not read a conversation");
+                return None;
+            }
+        };
+        let c: Conversation = serde_json::from_slice(&bytes).ok()?;
+        lock(&self.conversations).insert(response_id.to_owned(), Arc::new(c.clone()));
+        Some(Arc::new(c))
+    }
+
+    /// Loads from the store the thinking of tool calls a Chat client continues that this
+    /// replica does not have in memory, so [`Memory::restore`] finds it.
+    pub async fn load_thinking(&self, store: &dyn Store, req: &Request) {
+        let wanted: Vec<String> = {
+            let known = lock(&self.thinking);
+            req.messages
+                .iter()
+                .filter(|m| m.role == Role::Assistant)
+                .filter(|m| !m.content.iter().any(|b| matches!(b, Block::Thinking(_))))
+                .filter_map(|m| {
+                    m.content.iter().find_map(|b| match b {
+                        Block::ToolUse(t) if known.get(&t.id).is_none() => Some(t.id.clone()),
+                        _ => None,
+                    })
+                })
+                .collect()
+        };
+        for id in wanted {
+            match store.get_state(KIND_CHAT_THINKING, &id).await {
+                Ok(Some(bytes)) => {
+                    if let Ok(blocks) = serde_json::from_slice::<Vec<Block>>(&bytes) {
+                        lock(&self.thinking).insert(id, Arc::new(blocks));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "translation state: could not read thinking");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -308,6 +409,46 @@ mod tests {
         assert!(!m.replays_foreign_thinking(body, &gemini), "its own issuer");
         let other = br#"{"model":"m","messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"","signature":"sig-unknown"}]}]}"#;
         assert!(!m.replays_foreign_thinking(other, &claude), "unknown signatures pass");
+    }
+
+    #[tokio::test]
+    async fn another_replica_finds_the_conversation_and_the_thinking_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = tollgate_store::open(dir.path().join("s.db").to_str().unwrap()).await.unwrap();
+        let conversation = Conversation {
+            messages: vec![
+                Message { role: Role::User, content: vec![Block::Text(TextBlock::new("q"))] },
+                Message {
+                    role: Role::Assistant,
+                    content: vec![thinking("sig", Some(origin())), tool("call_1")],
+                },
+            ],
+        };
+        Memory::persist(
+            store.clone(),
+            Some((vec!["call_1".into()], vec![thinking("sig", Some(origin()))])),
+            Some(("resp_1".into(), conversation.clone())),
+        );
+        // A fresh replica (nothing in memory) on the same store.
+        let other = Memory::default();
+        let mut found = None;
+        for _ in 0..200 {
+            found = other.find_conversation(store.as_ref(), "resp_1").await;
+            if found.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(found.unwrap().messages, conversation.messages);
+        assert!(other.find_conversation(store.as_ref(), "resp_unknown").await.is_none());
+
+        let mut req = Request {
+            messages: vec![Message { role: Role::Assistant, content: vec![tool("call_1")] }],
+            ..Request::default()
+        };
+        other.load_thinking(store.as_ref(), &req).await;
+        other.restore(&mut req, true);
+        assert_eq!(req.messages[0].content, vec![thinking("sig", Some(origin())), tool("call_1")]);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod repair;
 pub mod stream;
 pub mod target;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use builder::{StreamBuilder, Violation, validate};
@@ -36,7 +37,7 @@ pub use target::{Quirks, Target};
 use crate::{Dialect, Usage};
 
 /// A chat request, whatever dialect it arrived in.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Request {
     pub model: String,
     /// System prompt parts, in order (Anthropic `system`, OpenAI `system`/`developer` messages
@@ -66,26 +67,26 @@ pub struct Request {
 }
 
 /// Top-level fields only the source dialect understands.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Extra {
     pub dialect: Option<Dialect>,
     pub fields: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
     User,
     Assistant,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
     pub content: Vec<Block>,
 }
 
 /// One content block, shaped on Anthropic's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Block {
     Text(TextBlock),
     Image(Image),
@@ -101,7 +102,7 @@ pub enum Block {
     Opaque(Opaque),
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TextBlock {
     pub text: String,
     /// Anthropic `cache_control`, kept as sent (`{"type":"ephemeral","ttl":"1h"}`).
@@ -117,7 +118,7 @@ impl TextBlock {
 }
 
 /// Where an image or document's bytes are.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Source {
     /// Inline bytes: `media_type` (`image/png`, `application/pdf`) and base64 `data`, without a
     /// `data:` prefix.
@@ -157,7 +158,7 @@ impl Source {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
     pub source: Source,
     /// OpenAI `detail` (`low`, `high`, `auto`), kept where the target can carry it.
@@ -165,7 +166,7 @@ pub struct Image {
     pub cache_control: Option<Value>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
     pub source: Source,
     pub title: Option<String>,
@@ -174,7 +175,7 @@ pub struct Document {
 }
 
 /// A call of a tool by the model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolUse {
     /// The id as the dialect it came from wrote it. Encoders sanitise it for targets with a
     /// stricter id grammar ([`ids::sanitize`]), the same way on both sides.
@@ -190,7 +191,7 @@ pub struct ToolUse {
 pub const CUSTOM_INPUT_FIELD: &str = "input";
 
 /// The answer to a tool call, sent back by the client.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolResult {
     pub tool_use_id: String,
     /// Text, images and documents.
@@ -203,7 +204,7 @@ pub struct ToolResult {
 /// carries. A signature is replayed only to the same provider and family; `None` means the block
 /// came from the client with no record of its issuer (passed to Anthropic-dialect providers, which
 /// check the seal themselves).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Origin {
     pub provider: String,
     pub family: String,
@@ -227,7 +228,7 @@ pub fn unsigned_origin(signature: &str) -> Option<Origin> {
     Some(Origin { provider: provider.to_owned(), family: family.to_owned() })
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ThinkingBlock {
     /// The reasoning text; empty for signature-only blocks, which must survive anyway.
     pub thinking: String,
@@ -236,13 +237,13 @@ pub struct ThinkingBlock {
     pub origin: Option<Origin>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RedactedThinking {
     pub data: String,
     pub origin: Option<Origin>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Opaque {
     pub dialect: Dialect,
     /// The block or item exactly as that dialect wrote it.
@@ -250,7 +251,7 @@ pub struct Opaque {
 }
 
 /// A tool the model may call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
     pub name: String,
     pub description: Option<String>,
@@ -258,7 +259,7 @@ pub struct Tool {
     pub cache_control: Option<Value>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToolKind {
     /// A JSON-schema function tool.
     Function { parameters: Value, strict: Option<bool> },
@@ -272,7 +273,7 @@ pub enum ToolKind {
     Hosted { dialect: Dialect, value: Value },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToolChoice {
     Auto,
     /// The model must call some tool (Anthropic `any`, OpenAI `required`).
@@ -281,7 +282,7 @@ pub enum ToolChoice {
     Tool(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thinking {
     pub mode: ThinkingMode,
     /// Reasoning effort (`low`, `medium`, `high`, ...), as OpenAI and newer Anthropic models take
@@ -291,14 +292,14 @@ pub struct Thinking {
     pub display: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ThinkingMode {
     Enabled { budget_tokens: u64 },
     Adaptive,
     Disabled,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ResponseFormat {
     /// Any JSON object.
     Json,
@@ -310,7 +311,7 @@ pub enum ResponseFormat {
 }
 
 /// A whole response.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response {
     pub id: String,
     pub model: String,
@@ -322,7 +323,7 @@ pub struct Response {
 }
 
 /// Why generation stopped, in Anthropic's vocabulary (the richer one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StopReason {
     EndTurn,
     MaxTokens,
@@ -389,7 +390,7 @@ impl StopReason {
 
 /// Something an encoder or a repair step dropped or changed on purpose, for the log and the
 /// history record: the target cannot carry it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note(pub String);
 
 impl Note {

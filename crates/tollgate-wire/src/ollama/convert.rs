@@ -334,11 +334,13 @@ pub(crate) fn tool_call(call: &ToolUse) -> ToolCall {
     }
 }
 
-/// `done_reason` -> canonical; tool calls win, `length` is the token limit.
+/// `done_reason` -> canonical: `length` is the token limit, even after a tool call (hiding
+/// `max_tokens` breaks the client's continuation, catalogue 32); otherwise a tool call means
+/// `tool_use`, whatever `done_reason` says.
 pub(crate) fn stop_reason(done_reason: Option<&str>, saw_tool_call: bool) -> StopReason {
     match done_reason {
-        _ if saw_tool_call => StopReason::ToolUse,
         Some("length") => StopReason::MaxTokens,
+        _ if saw_tool_call => StopReason::ToolUse,
         _ => StopReason::EndTurn,
     }
 }

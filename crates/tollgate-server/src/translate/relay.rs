@@ -12,9 +12,9 @@ use bytes::Bytes;
 use tollgate_wire::Usage;
 use tollgate_wire::canonical::assemble::{Assembler, StreamFailure};
 use tollgate_wire::canonical::builder::Validator;
+use tollgate_wire::canonical::issuer::IssuerStamp;
 use tollgate_wire::canonical::{
-    self, Block, Delta, Origin, Response, StopReason, StreamBuilder, StreamDecoder, StreamEncoder,
-    StreamEvent,
+    Origin, Response, StopReason, StreamBuilder, StreamDecoder, StreamEncoder, StreamEvent,
 };
 use tollgate_wire::sse::{SseDecoder, SseFrame};
 
@@ -91,13 +91,9 @@ pub struct Translation {
     pub model: Option<String>,
     pub stop_reason: Option<StopReason>,
     /// Who issues the thinking in this stream, stamped on each thinking block so that the
-    /// client's encoder (a sealed Responses reasoning item) and the memory carry it.
-    origin: Origin,
-    /// Anthropic clients: thinking that arrived without a signature gets the stand-in
-    /// ([`canonical::unsigned_marker`]) before its block stops.
-    mark_unsigned: bool,
-    /// The open thinking block has had a signature.
-    thinking_signed: Option<bool>,
+    /// client's encoder (a sealed Responses reasoning item) and the memory carry it; Anthropic
+    /// clients get the stand-in signature on unsigned thinking.
+    stamp: IssuerStamp,
     /// Checks every event the client is sent against the stream invariants the builder
     /// guarantees; a violation is a Tollgate bug, logged once (the stream goes on).
     validator: Validator,
@@ -127,9 +123,7 @@ impl Translation {
             usage: Usage::default(),
             model: None,
             stop_reason: None,
-            origin,
-            mark_unsigned,
-            thinking_signed: None,
+            stamp: IssuerStamp::new(origin, mark_unsigned),
             validator: Validator::new(),
             violation_logged: false,
         }
@@ -192,47 +186,11 @@ impl Translation {
             if self.end.is_some() {
                 break;
             }
-            match &mut ev {
-                StreamEvent::BlockStart { block, .. } => {
-                    self.thinking_signed = None;
-                    match block {
-                        Block::Thinking(t) => {
-                            t.origin = Some(self.origin.clone());
-                            self.thinking_signed = Some(t.signature.is_some());
-                        }
-                        Block::RedactedThinking(r) => r.origin = Some(self.origin.clone()),
-                        _ => {}
-                    }
+            if let Some(sig) = self.stamp.stamp(&mut ev) {
+                self.assembler.push(&sig);
+                if let Some(enc) = &mut self.encoder {
+                    enc.encode(&sig, out);
                 }
-                StreamEvent::BlockDelta { delta: Delta::Signature(_), .. } => {
-                    self.thinking_signed = Some(true);
-                }
-                StreamEvent::BlockStop { index } => {
-                    if self.mark_unsigned && self.thinking_signed == Some(false) {
-                        let marker = canonical::unsigned_marker(&self.origin);
-                        let sig = StreamEvent::BlockDelta {
-                            index: *index,
-                            delta: Delta::Signature(marker),
-                        };
-                        self.assembler.push(&sig);
-                        if let Some(enc) = &mut self.encoder {
-                            enc.encode(&sig, out);
-                        }
-                    }
-                    self.thinking_signed = None;
-                }
-                _ => {}
-            }
-            match &ev {
-                StreamEvent::MessageStart { model, usage, .. } => {
-                    self.model = Some(model.clone());
-                    self.usage = *usage;
-                }
-                StreamEvent::MessageDelta { stop_reason, usage, .. } => {
-                    self.stop_reason.clone_from(stop_reason);
-                    self.usage = *usage;
-                }
-                _ => {}
             }
             if let Err(v) = self.validator.push(&ev)
                 && !self.violation_logged

@@ -13,6 +13,7 @@
 //! - [`builder`]: [`StreamBuilder`], which enforces the stream invariants on every stream
 //!   Tollgate emits, and [`validate`], which checks them.
 //! - [`assemble`]: stream events folded into a whole response, and back.
+//! - [`issuer`]: a relayed stream's thinking stamped with who issued it.
 //! - [`ids`]: deterministic, collision-safe tool-call id sanitising.
 //! - [`repair`]: history repair before a strict provider (orphans, merging, empty turns,
 //!   duplicate tool names, thinking from another model).
@@ -23,6 +24,7 @@ pub mod builder;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod ids;
+pub mod issuer;
 pub mod repair;
 pub mod stream;
 pub mod target;

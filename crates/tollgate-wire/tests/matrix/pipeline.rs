@@ -6,10 +6,10 @@
 //! assembler and the client's whole-response encoder.
 
 use tollgate_wire::canonical::assemble::{Assembler, StreamFailure};
+use tollgate_wire::canonical::issuer::IssuerStamp;
 use tollgate_wire::canonical::target::model_family;
 use tollgate_wire::canonical::{
-    self, Block, Delta, Origin, Response, StreamBuilder, StreamDecoder, StreamEncoder, StreamEvent,
-    validate,
+    self, Origin, Response, StreamBuilder, StreamDecoder, StreamEncoder, StreamEvent, validate,
 };
 use tollgate_wire::responses::{ResponseOptions, Sealer};
 use tollgate_wire::sse::{SseDecoder, SseFrame};
@@ -165,35 +165,14 @@ pub fn built(p: Dialect, bytes: &[u8]) -> Result<Vec<StreamEvent>, String> {
     Ok(built)
 }
 
-/// What `relay.rs` does to the built events before the encoder and the assembler see them.
+/// What the server's translating relay does to the built events before the encoder and the
+/// assembler see them: the same [`IssuerStamp`] it uses.
 pub fn relayed(built: Vec<StreamEvent>, origin: &Origin, client: Dialect) -> Vec<StreamEvent> {
-    let mark_unsigned = client == Dialect::Anthropic;
-    let mut signed: Option<bool> = None;
+    let mut stamp = IssuerStamp::new(origin.clone(), client == Dialect::Anthropic);
     let mut out = Vec::new();
     for mut ev in built {
-        match &mut ev {
-            StreamEvent::BlockStart { block, .. } => {
-                signed = None;
-                match block {
-                    Block::Thinking(t) => {
-                        t.origin = Some(origin.clone());
-                        signed = Some(t.signature.is_some());
-                    }
-                    Block::RedactedThinking(r) => r.origin = Some(origin.clone()),
-                    _ => {}
-                }
-            }
-            StreamEvent::BlockDelta { delta: Delta::Signature(_), .. } => signed = Some(true),
-            StreamEvent::BlockStop { index } => {
-                if mark_unsigned && signed == Some(false) {
-                    out.push(StreamEvent::BlockDelta {
-                        index: *index,
-                        delta: Delta::Signature(canonical::unsigned_marker(origin)),
-                    });
-                }
-                signed = None;
-            }
-            _ => {}
+        if let Some(sig) = stamp.stamp(&mut ev) {
+            out.push(sig);
         }
         out.push(ev);
     }

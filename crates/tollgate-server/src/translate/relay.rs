@@ -192,6 +192,17 @@ impl Translation {
                     enc.encode(&sig, out);
                 }
             }
+            match &ev {
+                StreamEvent::MessageStart { model, usage, .. } => {
+                    self.model = Some(model.clone());
+                    self.usage = *usage;
+                }
+                StreamEvent::MessageDelta { stop_reason, usage, .. } => {
+                    self.stop_reason.clone_from(stop_reason);
+                    self.usage = *usage;
+                }
+                _ => {}
+            }
             if let Err(v) = self.validator.push(&ev)
                 && !self.violation_logged
             {

@@ -111,6 +111,15 @@ fn requests(c: &mut Criterion) {
             black_box(anthropic::convert::encode_request(&req, &claude, &mut notes))
         });
     });
+    let gemini =
+        Target { model: "gemini-2.5-pro".into(), provider: "gemini".into(), ..Target::default() };
+    g.bench_function("anthropic_to_gemini_200KB", |b| {
+        b.iter(|| {
+            let req = anthropic::convert::decode_request(black_box(&body)).unwrap();
+            let mut notes = Vec::new();
+            black_box(tollgate_wire::gemini::convert::encode_request(&req, &gemini, &mut notes))
+        });
+    });
     g.finish();
 }
 
@@ -119,28 +128,43 @@ fn streams(c: &mut Criterion) {
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Elements(2000));
     g.bench_function("anthropic_to_openai_chat_2000_events", |b| {
+        b.iter(|| translate(black_box(&sse), Box::new(openai::codec::Encoder::new())));
+    });
+    g.bench_function("anthropic_to_openai_responses_2000_events", |b| {
         b.iter(|| {
-            let mut sse_decoder = SseDecoder::new();
-            let mut frames = Vec::new();
-            sse_decoder.feed(black_box(&sse), &mut frames);
-            let mut decoder = anthropic::codec::Decoder::new();
-            let mut builder = StreamBuilder::new();
-            let mut encoder = openai::codec::Encoder::new();
-            let (mut events, mut built, mut out) = (Vec::new(), Vec::new(), Vec::new());
-            for f in &frames {
-                decoder.decode(f, &mut events);
-                for e in events.drain(..) {
-                    builder.push(e, &mut built);
-                }
-                for e in built.drain(..) {
-                    encoder.encode(&e, &mut out);
-                }
-            }
-            encoder.finish(&mut out);
-            black_box(out)
+            let opts = tollgate_wire::responses::ResponseOptions {
+                response_id: "resp_1".into(),
+                sealer: Some(tollgate_wire::responses::Sealer::new(b"bench key")),
+                ..Default::default()
+            };
+            translate(
+                black_box(&sse),
+                Box::new(tollgate_wire::responses::codec::Encoder::with_options(opts)),
+            )
         });
     });
     g.finish();
+}
+
+/// SSE bytes of an Anthropic stream -> frames -> decoder -> builder -> `encoder`.
+fn translate(sse: &[u8], mut encoder: Box<dyn StreamEncoder>) -> Vec<u8> {
+    let mut sse_decoder = SseDecoder::new();
+    let mut frames = Vec::new();
+    sse_decoder.feed(sse, &mut frames);
+    let mut decoder = anthropic::codec::Decoder::new();
+    let mut builder = StreamBuilder::new();
+    let (mut events, mut built, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    for f in &frames {
+        decoder.decode(f, &mut events);
+        for e in events.drain(..) {
+            builder.push(e, &mut built);
+        }
+        for e in built.drain(..) {
+            encoder.encode(&e, &mut out);
+        }
+    }
+    encoder.finish(&mut out);
+    out
 }
 
 criterion_group!(benches, requests, streams);

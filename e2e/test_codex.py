@@ -13,18 +13,19 @@ Run by e2e/run.sh; needs CODEX_BIN besides the variables test_sdks.py needs.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import tempfile
 import time
 
-from common import GATEWAY_URL, KEY, REPLY_PREFIX, Tests, check, db_rows, eq, log
+from common import DB_PATH, GATEWAY_URL, KEY, REPLY_PREFIX, Tests, check, db_rows, eq, log
 
 test = Tests()
 CODEX = os.environ.get("CODEX_BIN", "")
 ROOT = tempfile.mkdtemp(prefix="tollgate-codex-")
 
 
-def codex(model: str, prompt: str, timeout: int = 120) -> tuple[int | str, str, list[dict]]:
+def codex(model: str, prompt: str, timeout: int = 120) -> tuple[int | str, str, list[dict], str]:
     home = tempfile.mkdtemp(dir=ROOT)
     work = tempfile.mkdtemp(dir=ROOT)
     with open(os.path.join(home, "config.toml"), "w") as f:
@@ -63,11 +64,11 @@ def codex(model: str, prompt: str, timeout: int = 120) -> tuple[int | str, str, 
             break
         time.sleep(0.1)
     log(model, rc, out[-2000:])
-    return rc, out, rows
+    return rc, out, rows, work
 
 
 def tool_loop(model: str, provider: str) -> None:
-    rc, out, rows = codex(model, "What is the weather in Paris?")
+    rc, out, rows, work = codex(model, "What is the weather in Paris?")
     eq(rc, 0, f"codex exit status; output:\n{out[-3000:]}")
     check("exec" in out and "test" in out, f"Codex ran the tool:\n{out[-3000:]}")
     check(REPLY_PREFIX in out, f"the mock's answer reached Codex:\n{out[-3000:]}")
@@ -77,6 +78,16 @@ def tool_loop(model: str, provider: str) -> None:
         eq(r["status"], 200, "status")
         eq(r["outcome"], "ok", "outcome")
     eq(rows[0]["stop_reason"], "tool_use", "first turn stop reason")
+    # One Codex session, recognised from its session header; its working directory is read
+    # from Codex's environment context, whichever provider served it.
+    sessions = {r["session_id"] for r in rows}
+    check(len(sessions) == 1 and next(iter(sessions)).startswith("codex:"), f"sessions {sessions}")
+    con = sqlite3.connect(f"file:{DB_PATH}?mode=ro", uri=True, timeout=5)
+    try:
+        cwd = con.execute("SELECT cwd FROM sessions WHERE id = ?", (next(iter(sessions)),)).fetchone()
+    finally:
+        con.close()
+    check(cwd and cwd[0] == work, f"session cwd {cwd} (ran in {work})")
 
 
 @test

@@ -14,8 +14,16 @@ use tollgate_wire::sse::SseDecoder;
 use tollgate_wire::{Dialect, search, session};
 
 /// Request headers worth keeping for enrichment (session ids), lower-case.
-pub const HINT_HEADERS: &[&str] =
-    &["x-session-id", "x-claude-code-session-id", "session_id", "session-id", "conversation_id"];
+/// `originator` names Codex's flavour (`codex_exec`, `codex_cli_rs`), which with the user agent
+/// tells a Codex session id from any other client's.
+pub const HINT_HEADERS: &[&str] = &[
+    "x-session-id",
+    "x-claude-code-session-id",
+    "session_id",
+    "session-id",
+    "conversation_id",
+    "originator",
+];
 
 pub fn enrich(r: &mut ExchangeRecord) {
     let Some(client) = Dialect::parse(&r.client_dialect) else { return };
@@ -40,7 +48,13 @@ pub fn enrich(r: &mut ExchangeRecord) {
     };
     if r.session.is_none() {
         let hints = std::mem::take(&mut r.hints);
-        let header = |name: &str| hints.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let user_agent = r.user_agent.clone();
+        let header = |name: &str| {
+            if name == "user-agent" {
+                return user_agent.as_deref();
+            }
+            hints.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        };
         r.session =
             session::detect(dialect, header, &body, r.key_name.as_deref()).map(|s| SessionUpdate {
                 id: s.id,
@@ -180,5 +194,29 @@ mod tests {
         enrich(&mut r);
         assert_eq!(r.session.as_ref().unwrap().source, "header");
         assert_eq!(r.cost_micros, 0);
+    }
+
+    #[test]
+    fn a_codex_request_gets_its_session_working_directory_and_search_text() {
+        let body = include_bytes!("../../tollgate-testkit/fixtures/responses/codex_request.json");
+        let mut r = ExchangeRecord {
+            client_dialect: "openai-responses".into(),
+            endpoint: "responses".into(),
+            user_agent: Some(
+                "codex_exec/0.169.0 (Debian 12.0.0; x86_64) xterm (codex_exec; 0.169.0)".into(),
+            ),
+            request_body: Some(Bytes::from_static(body)),
+            hints: vec![("session-id".into(), "01a2017e-02dd-7ff1-a6b1-16e8e69aa787".into())],
+            ..Default::default()
+        };
+        enrich(&mut r);
+        let s = r.session.as_ref().unwrap();
+        assert_eq!(
+            (s.id.as_str(), s.source.as_str()),
+            ("codex:01a2017e-02dd-7ff1-a6b1-16e8e69aa787", "codex")
+        );
+        assert_eq!(s.cwd.as_deref(), Some("/tmp/codexcap/work"));
+        assert!(s.preview.as_deref().is_some_and(|p| !p.is_empty()), "{s:?}");
+        assert!(r.search_text.as_deref().is_some_and(|t| !t.is_empty()));
     }
 }

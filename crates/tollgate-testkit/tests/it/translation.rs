@@ -322,3 +322,19 @@ async fn unsigned_thinking_reaches_an_anthropic_client_marked_and_never_reaches_
     assert!(!up.to_string().contains("tollgate-unsigned"), "{up}");
     assert_ne!(up["messages"][1]["content"][0]["type"], "thinking", "{up}");
 }
+
+#[tokio::test]
+async fn a_non_streaming_client_of_another_dialect_is_served_from_an_upstream_stream() {
+    let gw = TestGateway::start().await;
+    let r = gw
+        .openai(&json!({"model": "claude-sonnet-4-5-20250929", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["object"], "chat.completion", "{v}");
+    // Long non-streaming requests time out at Anthropic: the gateway streams and assembles (29).
+    let up = anthropic_upstream(&gw).pop().unwrap();
+    assert_eq!(up["stream"], true, "{up}");
+}

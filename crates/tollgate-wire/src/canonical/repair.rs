@@ -563,6 +563,36 @@ pub fn resolve_thinking_conflicts(req: &mut Request, notes: &mut Vec<Note>) {
     }
 }
 
+/// How Claude Code's attribution line starts (`x-anthropic-billing-header: cc_version=..;
+/// cc_entrypoint=..; cch=..;`), sent as a system text block.
+pub const BILLING_HEADER_PREFIX: &str = "x-anthropic-billing-header:";
+
+/// The system parts to send a provider other than Anthropic (catalogue 35): Claude Code's billing
+/// line is left out. Only Anthropic reads it; its hash changes from request to request, which
+/// breaks every other provider's prompt caching at the very first bytes, and some providers
+/// reject it as a reserved keyword. A part holding other lines too keeps them.
+pub fn without_billing_header(system: &[TextBlock], notes: &mut Vec<Note>) -> Vec<TextBlock> {
+    let is_billing = |line: &str| line.trim_start().starts_with(BILLING_HEADER_PREFIX);
+    let mut removed = false;
+    let mut out = Vec::with_capacity(system.len());
+    for part in system {
+        if !part.text.lines().any(is_billing) {
+            out.push(part.clone());
+            continue;
+        }
+        removed = true;
+        let rest: Vec<&str> = part.text.lines().filter(|l| !is_billing(l)).collect();
+        let text = rest.join("\n");
+        if !text.trim().is_empty() {
+            out.push(TextBlock { text, ..part.clone() });
+        }
+    }
+    if removed {
+        notes.push(Note::new("Claude Code's billing header left out of the system prompt"));
+    }
+    out
+}
+
 /// Anthropic's `temperature` range is 0 to 1; OpenAI's is 0 to 2 (catalogue 40).
 fn clamp_temperature(req: &mut Request, notes: &mut Vec<Note>) {
     if let Some(t) = req.temperature.filter(|t| *t > 1.0) {

@@ -149,8 +149,7 @@ pub fn encode_request(req: &Request, target: &Target, notes: &mut Vec<Note>) -> 
             _ => None,
         })
         .collect();
-    let mut wire_messages: Vec<WireMessage> = req
-        .system
+    let mut wire_messages: Vec<WireMessage> = repair::without_billing_header(&req.system, notes)
         .iter()
         .filter(|t| !t.text.is_empty())
         .map(|t| message("system", t.text.clone()))

@@ -69,8 +69,7 @@ pub(super) fn encode(req: &Request, target: &Target, notes: &mut Vec<Note>) -> V
         sign_current_turn(&mut contents, notes);
     }
 
-    let system: Vec<Part> = req
-        .system
+    let system: Vec<Part> = repair::without_billing_header(&req.system, notes)
         .iter()
         .filter(|t| !t.text.trim().is_empty())
         .map(|t| Part::text(t.text.clone()))

@@ -221,8 +221,9 @@ pub(super) fn encode_request(req: &Request, target: &Target, notes: &mut Vec<Not
 
     let mut drops = Drops::default();
     let mut messages = Vec::with_capacity(history.len() + 1);
+    let system = repair::without_billing_header(&req.system, notes);
     let system: Vec<&str> =
-        req.system.iter().map(|t| t.text.as_str()).filter(|t| !t.is_empty()).collect();
+        system.iter().map(|t| t.text.as_str()).filter(|t| !t.is_empty()).collect();
     match system.as_slice() {
         [] => {}
         [one] => messages.push(OutMessage::System { content: OutContent::Text((*one).to_owned()) }),

@@ -26,7 +26,7 @@ use crate::responses::convert::ResponseOptions;
 use crate::responses::convert::encode::custom_input;
 use crate::responses::convert::response::reasoning_parts;
 use crate::responses::object::{self, Call, Shell};
-use crate::sse::write_frame;
+use crate::sse::{KEEPALIVE, write_frame};
 
 /// The output item being written.
 enum Open {
@@ -612,7 +612,9 @@ impl StreamEncoder for Encoder {
                 self.start("", "", out);
                 self.end(out);
             }
-            StreamEvent::Ping => {}
+            // The Responses API has no ping event; a comment keeps idle proxies from closing
+            // the connection through a long silence (29), and every SSE parser skips it.
+            StreamEvent::Ping => out.extend_from_slice(KEEPALIVE),
             StreamEvent::Error { kind, message } => self.error(kind, message, out),
         }
     }

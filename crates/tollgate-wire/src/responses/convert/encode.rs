@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::Dialect;
 use crate::canonical::{
     Block, CUSTOM_INPUT_FIELD, Document, Image, Message, Note, Request, ResponseFormat, Role,
-    Source, Target, ThinkingMode, Tool, ToolChoice, ToolKind, ToolResult, ToolUse,
+    Source, Target, ThinkingMode, Tool, ToolChoice, ToolKind, ToolResult, ToolUse, repair,
 };
 
 /// Freeform (`custom`) tools and the ids of their calls: their calls and outputs are
@@ -58,24 +58,29 @@ pub(super) fn encode(req: &Request, target: &Target, notes: &mut Vec<Note>) -> V
     let mut body = Map::new();
     body.insert("model".into(), Value::String(target.model.clone()));
 
-    if !req.system.is_empty() {
-        dropped.cache_control |= req.system.iter().any(|t| t.cache_control.is_some());
-        let parts: Vec<&str> = req.system.iter().map(|t| t.text.as_str()).collect();
+    let system = repair::without_billing_header(&req.system, notes);
+    if !system.is_empty() {
+        dropped.cache_control |= system.iter().any(|t| t.cache_control.is_some());
+        let parts: Vec<&str> = system.iter().map(|t| t.text.as_str()).collect();
         body.insert("instructions".into(), Value::String(parts.join("\n\n")));
     }
 
+    // The API answers a call without its output, or an output without its call, with a 400
+    // (21).
+    let mut history = req.messages.clone();
+    repair::pair_tools(&mut history, notes);
     let mut input = Vec::new();
-    for message in &req.messages {
+    for message in &history {
         items(message, &custom, &mut input, &mut dropped);
     }
     body.insert("input".into(), Value::Array(input));
 
     let tools: Vec<Value> = req.tools.iter().filter_map(|t| tool(t, &mut dropped, notes)).collect();
+    if let Some(choice) = fit_tool_choice(req.tool_choice.as_ref(), &tools, notes) {
+        body.insert("tool_choice".into(), tool_choice(&choice, &custom.tools));
+    }
     if !tools.is_empty() {
         body.insert("tools".into(), Value::Array(tools));
-    }
-    if let Some(choice) = &req.tool_choice {
-        body.insert("tool_choice".into(), tool_choice(choice, &custom.tools));
     }
     if let Some(parallel) = req.parallel_tool_calls {
         body.insert("parallel_tool_calls".into(), Value::Bool(parallel));
@@ -262,6 +267,32 @@ fn tool(tool: &Tool, dropped: &mut Dropped, notes: &mut Vec<Note>) -> Option<Val
         }
     }
     Some(Value::Object(out))
+}
+
+/// The choice the tools actually sent allow (16): none without tools, and `auto` for a named
+/// tool that is not among them (a hosted tool of another dialect, dropped above), which the API
+/// would refuse with "Tool choice 'function' not found in 'tools' parameter".
+fn fit_tool_choice(
+    choice: Option<&ToolChoice>,
+    tools: &[Value],
+    notes: &mut Vec<Note>,
+) -> Option<ToolChoice> {
+    let choice = choice?;
+    if tools.is_empty() {
+        if matches!(choice, ToolChoice::Any | ToolChoice::Tool(_)) {
+            notes.push(Note::new("tool_choice dropped: no tool is left to call"));
+        }
+        return None;
+    }
+    if let ToolChoice::Tool(name) = choice
+        && !tools.iter().any(|t| t.get("name").and_then(Value::as_str) == Some(name.as_str()))
+    {
+        notes.push(Note::new(format!(
+            "tool_choice named tool {name:?}, which is not among the tools sent: relaxed to auto"
+        )));
+        return Some(ToolChoice::Auto);
+    }
+    Some(choice.clone())
 }
 
 fn tool_choice(choice: &ToolChoice, custom: &HashSet<&str>) -> Value {

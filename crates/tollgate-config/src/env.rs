@@ -47,6 +47,11 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("TOLLGATE_CONNECT_TIMEOUT", "timeouts.connect", "upstream connect timeout"),
     ("TOLLGATE_FIRST_BYTE_TIMEOUT", "timeouts.first_byte", "upstream time to response headers"),
     ("TOLLGATE_IDLE_TIMEOUT", "timeouts.idle", "longest upstream silence mid-body"),
+    (
+        "TOLLGATE_KEEPALIVE",
+        "timeouts.keepalive",
+        "SSE keep-alive comment to clients while an upstream stream is silent (default 15s)",
+    ),
     ("TOLLGATE_LOG", "log.level", "log filter (info, debug, tollgate=debug,warn)"),
     ("TOLLGATE_LOG_FORMAT", "log.format", "json or pretty"),
     (

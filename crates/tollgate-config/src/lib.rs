@@ -139,6 +139,9 @@ pub struct Timeouts {
     pub first_byte: Duration,
     /// Longest silence between two chunks of an upstream body.
     pub idle: Duration,
+    /// While an upstream stream is silent, an SSE comment goes to the client this often, so
+    /// idle-connection timeouts of proxies in between do not cut a long thinking phase.
+    pub keepalive: Duration,
 }
 
 /// Trace export. Metrics need no setting: `GET /metrics` is always served.

@@ -59,6 +59,7 @@ pub struct RawTimeouts {
     pub connect: Option<String>,
     pub first_byte: Option<String>,
     pub idle: Option<String>,
+    pub keepalive: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

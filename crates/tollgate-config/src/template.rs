@@ -38,6 +38,9 @@ pub const TEMPLATE: &str = r#"# Tollgate configuration.
 # first_byte = "600s"
 # Longest silence between two chunks of an upstream body. Anthropic pings every few seconds.
 # idle = "300s"
+# While an upstream stream is silent (a long thinking phase), an SSE comment goes to the client
+# this often, so proxies and load balancers in between do not drop the idle connection.
+# keepalive = "15s"
 
 [log]
 # A tracing filter (TOLLGATE_LOG): "info", "debug", "tollgate_server=debug,warn".

@@ -170,6 +170,12 @@ pub fn validate(
             Duration::from_secs(300),
             parse_duration,
         ),
+        keepalive: cx.parse(
+            "timeouts.keepalive",
+            raw.timeouts.keepalive,
+            Duration::from_secs(15),
+            parse_duration,
+        ),
     };
 
     let log = LogConfig {

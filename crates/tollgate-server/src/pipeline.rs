@@ -212,7 +212,13 @@ async fn run(
                 family: tollgate_wire::canonical::target::model_family(&target.model),
             },
         );
-    if !provider.speaks(dialect) || foreign_thinking {
+    // OpenAI-compatible servers other than OpenAI reject the `developer` role: such a body is
+    // translated (Chat to Chat), which writes it as `system`.
+    let developer_role = dialect == Dialect::OpenAiChat
+        && provider.dialect == Dialect::OpenAiChat
+        && memchr::memmem::find(&body, b"\"developer\"").is_some()
+        && tollgate_providers::quirks::quirks(provider, &target.model).developer_as_system;
+    if !provider.speaks(dialect) || foreign_thinking || developer_role {
         if op == Operation::CountTokens {
             return Ok(local_count_tokens(ex, &body));
         }
@@ -256,8 +262,7 @@ async fn run(
         let meter = Meter::new(dialect, parsed.usage_body.is_some());
         let stream = Box::pin(resp.bytes_stream());
         let pump = Relay::new(dialect, meter, ex.hand_off());
-        let relay =
-            Driven::new(stream, pump, state.config.timeouts.idle, state.in_flight.cancelled());
+        let relay = Driven::new(stream, pump, &state.config.timeouts, state.in_flight.cancelled());
         out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         out_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         // Tells nginx-style proxies in front of Tollgate not to buffer the stream.

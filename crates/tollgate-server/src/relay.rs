@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
-use tollgate_wire::sse::{SseDecoder, SseFrame};
+use tollgate_wire::sse::{KEEPALIVE, SseDecoder, SseFrame};
 use tollgate_wire::{Dialect, anthropic, openai};
 
 use crate::error::{ApiError, ErrorKind};
@@ -304,12 +304,17 @@ pub trait Pump: Send + Unpin {
     fn end(&mut self, failure: Option<(ApiError, Outcome)>) -> Option<Bytes>;
 }
 
-/// An upstream body pumped to the client through `P`.
+/// An upstream body pumped to the client through `P`. While the upstream is silent, an SSE
+/// comment (`: keep-alive`) goes to the client every `keepalive`: every client parser ignores
+/// comments, and proxies in between see traffic during a long thinking phase. It is safe at any
+/// moment because the pumps only ever release whole frames.
 pub struct Driven<P> {
     upstream: Upstream,
     pump: P,
     idle: Duration,
     idle_timer: Pin<Box<Sleep>>,
+    keepalive: Duration,
+    keepalive_timer: Pin<Box<Sleep>>,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     done: bool,
 }
@@ -318,14 +323,16 @@ impl<P: Pump> Driven<P> {
     pub fn new(
         upstream: Upstream,
         pump: P,
-        idle: Duration,
+        timeouts: &tollgate_config::Timeouts,
         shutdown: WaitForCancellationFutureOwned,
     ) -> Self {
         Self {
             upstream,
             pump,
-            idle,
-            idle_timer: Box::pin(tokio::time::sleep(idle)),
+            idle: timeouts.idle,
+            idle_timer: Box::pin(tokio::time::sleep(timeouts.idle)),
+            keepalive: timeouts.keepalive,
+            keepalive_timer: Box::pin(tokio::time::sleep(timeouts.keepalive)),
             shutdown: Box::pin(shutdown),
             done: false,
         }
@@ -358,8 +365,9 @@ impl<P: Pump> Stream for Driven<P> {
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    let deadline = tokio::time::Instant::now() + this.idle;
-                    this.idle_timer.as_mut().reset(deadline);
+                    let now = tokio::time::Instant::now();
+                    this.idle_timer.as_mut().reset(now + this.idle);
+                    this.keepalive_timer.as_mut().reset(now + this.keepalive);
                     let (out, over) = this.pump.chunk(chunk);
                     if over {
                         this.done = true;
@@ -383,6 +391,11 @@ impl<P: Pump> Stream for Driven<P> {
                 }
                 Poll::Ready(None) => return this.end(None),
                 Poll::Pending => {
+                    if this.keepalive_timer.as_mut().poll(cx).is_ready() {
+                        let next = tokio::time::Instant::now() + this.keepalive;
+                        this.keepalive_timer.as_mut().reset(next);
+                        return Poll::Ready(Some(Ok(Bytes::from_static(KEEPALIVE))));
+                    }
                     ready!(this.idle_timer.as_mut().poll(cx));
                     let msg = format!("the provider sent nothing for {:?}", this.idle);
                     let e = ApiError::new(ErrorKind::UpstreamTimeout, msg);

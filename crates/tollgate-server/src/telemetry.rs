@@ -68,6 +68,7 @@ impl Tracing {
             connect: EXPORT_TIMEOUT,
             first_byte: EXPORT_TIMEOUT,
             idle: EXPORT_TIMEOUT,
+            keepalive: EXPORT_TIMEOUT,
         })?
         .http()
         .clone();

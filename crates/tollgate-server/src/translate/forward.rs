@@ -110,7 +110,8 @@ pub async fn forward(
             client == Dialect::Anthropic,
         );
         let pump = TranslatingRelay::new(translation, ex.hand_off(), stop_name, on_complete);
-        let relay = crate::relay::Driven::new(upstream, pump, idle, state.in_flight.cancelled());
+        let shutdown = state.in_flight.cancelled();
+        let relay = crate::relay::Driven::new(upstream, pump, &state.config.timeouts, shutdown);
         out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         out_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         out_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));

@@ -117,3 +117,30 @@ async fn with_recording_off_nothing_is_written_and_requests_still_work() {
     assert!(gw.history().await.is_empty());
     assert_eq!(gw.state.recorder.spool_bytes(), 0);
 }
+
+#[tokio::test]
+async fn a_silent_upstream_stream_gets_keep_alive_comments_until_the_idle_timeout() {
+    let gw = TestGateway::builder()
+        .env("TOLLGATE_KEEPALIVE", "50ms")
+        .env("TOLLGATE_IDLE_TIMEOUT", "400ms")
+        .start()
+        .await;
+    // Same dialect (passed through) and translated (a Chat client on Claude): both relays.
+    for translated in [false, true] {
+        gw.mock.enqueue(Behaviour::StallAfterHeaders);
+        let r = if translated {
+            gw.openai(&serde_json::json!({"model": "claude-sonnet-4-5", "stream": true,
+                "messages": [{"role": "user", "content": "hi"}]}))
+        } else {
+            gw.anthropic(&anthropic_body("claude-sonnet-4-5", true))
+        };
+        let text = r.send().await.unwrap().text().await.unwrap();
+        let comments = text.matches(": keep-alive\n\n").count();
+        assert!(comments >= 3, "translated={translated}: {text}");
+        // Then the idle timeout ends it with the client's error event, which the parsers see
+        // past the comments.
+        let events = sse_events(&text);
+        let last = &events.last().unwrap().1;
+        assert!(last["error"].is_object(), "translated={translated}: {text}");
+    }
+}

@@ -338,3 +338,24 @@ async fn a_non_streaming_client_of_another_dialect_is_served_from_an_upstream_st
     let up = anthropic_upstream(&gw).pop().unwrap();
     assert_eq!(up["stream"], true, "{up}");
 }
+
+#[tokio::test]
+async fn the_developer_role_reaches_openai_as_sent_and_other_compatible_servers_as_system() {
+    let mock = tollgate_testkit::MockUpstream::start().await;
+    let toml = format!(
+        "[providers.local]\nbase_url = \"{}\"\napi_key = \"sk-local\"\nmodels = [\"qwen2.5-coder\"]\n",
+        mock.openai_url()
+    );
+    let gw = TestGateway::builder().toml(&toml).start().await;
+    let body = |model: &str| json!({"model": model, "messages": [{"role": "developer", "content": "be terse"}, {"role": "user", "content": "hi"}]});
+    let r = gw.openai(&body("gpt-4o")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let up = gw.upstream_requests("/v1/chat/completions").pop().unwrap();
+    assert_eq!(up.body, body("gpt-4o").to_string().as_bytes(), "OpenAI itself: bytes untouched");
+
+    let r = gw.openai(&body("qwen2.5-coder")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let up = mock.last_request().unwrap().json();
+    assert_eq!(up["messages"][0]["role"], "system", "{up}");
+    assert_eq!(up["messages"][1]["content"], "hi");
+}

@@ -453,3 +453,18 @@ fn encoded_responses_have_the_api_shape() {
         decode_response(fixture!("error.json")).unwrap_err().message.contains("not_found_error")
     );
 }
+
+#[test]
+fn the_stand_in_signature_decodes_to_unsigned_thinking_of_its_issuer() {
+    let body = br#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"tollgate-unsigned:ollama-native/qwen3"},{"type":"text","text":"a"}]}]}"#;
+    let req = decode_request(body).unwrap();
+    let tollgate_wire::canonical::Block::Thinking(t) = &req.messages[1].content[0] else {
+        panic!("{req:?}")
+    };
+    assert_eq!(t.signature, None);
+    let origin = t.origin.as_ref().unwrap();
+    assert_eq!((origin.provider.as_str(), origin.family.as_str()), ("ollama-native", "qwen3"));
+    // Encoded for Anthropic again, the unsigned block is stripped, never sent as a signature.
+    let (out, _) = encode(&req, &target("claude-sonnet-4-5"));
+    assert!(!out.to_string().contains("tollgate-unsigned"), "{out}");
+}

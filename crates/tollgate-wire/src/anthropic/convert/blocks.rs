@@ -167,11 +167,20 @@ pub(crate) fn decode_block(raw: &RawValue, path: &str) -> Result<Block, InvalidB
         }
         "thinking" => {
             let t: WThinking = parse_at(raw.get(), path)?;
-            Block::Thinking(ThinkingBlock {
-                thinking: t.thinking,
-                signature: t.signature,
-                origin: None,
-            })
+            // Tollgate's stand-in for thinking that came without a signature goes back to being
+            // unsigned thinking of its issuer: it must never reach a provider as a signature.
+            match t.signature.as_deref().and_then(crate::canonical::unsigned_origin) {
+                Some(origin) => Block::Thinking(ThinkingBlock {
+                    thinking: t.thinking,
+                    signature: None,
+                    origin: Some(origin),
+                }),
+                None => Block::Thinking(ThinkingBlock {
+                    thinking: t.thinking,
+                    signature: t.signature,
+                    origin: None,
+                }),
+            }
         }
         "redacted_thinking" => {
             let t: WRedacted = parse_at(raw.get(), path)?;

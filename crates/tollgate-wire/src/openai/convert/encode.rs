@@ -298,11 +298,13 @@ pub(super) fn encode_request(req: &Request, target: &Target, notes: &mut Vec<Not
             ToolChoice::Tool(name) if tool_names.contains(&name.as_str()) => {
                 json!({"type": "function", "function": {"name": name}})
             }
+            // As the other encoders do: forcing some other tool could make the model call one
+            // the client never meant.
             ToolChoice::Tool(name) => {
                 notes.push(Note::new(format!(
-                    "tool_choice {name:?} is not among the tools sent; asking for any tool instead"
+                    "tool_choice {name:?} is not among the tools sent; auto instead"
                 )));
-                json!("required")
+                json!("auto")
             }
         });
         (choice, req.parallel_tool_calls)

@@ -330,6 +330,20 @@ def claude_code_continues_on_claude_after_gemini():
 
 
 @test
+def claude_code_compact():
+    """/compact sends the whole conversation with the summariser's instructions (a big request,
+    every tool offered); through the gateway it succeeds, on Claude and translated to GPT."""
+    for model, provider in ((MODEL, "anthropic"), ("openai:gpt-4o", "openai")):
+        run = claude("-p", "/compact", "--continue", "--model", model)
+        assert_session_ok(run, provider=provider)
+        bodies = [json.loads(r["request_body"]) for r in run.rows if r["request_body"]]
+        check(
+            any("Respond with plain text only" in json.dumps(b) for b in bodies),
+            f"a compaction request went through ({model}):\n     {run.explain()}",
+        )
+
+
+@test
 def claude_code_parallel_tools():
     run = claude(
         "-p", "look twice [[parallel]]",

@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tollgate_providers::Provider;
 use tollgate_routing::Target;
 use tollgate_wire::Dialect;
+use tollgate_wire::canonical::names::ToolNames;
 use tollgate_wire::canonical::{self, Block, Message, Origin, Request, Role, StopReason};
 
 use super::memory::Conversation;
@@ -54,8 +55,17 @@ pub async fn forward(
     let client_streams = req.stream;
     req.stream = true;
     let mut notes = Vec::new();
-    let upstream_body =
-        Bytes::from(super::encode_request(provider.dialect, &req, &canon_target, &mut notes));
+    // Tool names the provider's grammar rejects (MCP `server.tool`, over 64 characters) are
+    // renamed on the way up and back on the way down; the request kept for memory keeps the
+    // client's names.
+    let names = ToolNames::for_request(&req, provider.dialect);
+    let upstream_body = Bytes::from(if names.is_identity() {
+        super::encode_request(provider.dialect, &req, &canon_target, &mut notes)
+    } else {
+        let mut renamed = req.clone();
+        names.rename_request(&mut renamed);
+        super::encode_request(provider.dialect, &renamed, &canon_target, &mut notes)
+    });
     if !notes.is_empty() {
         let notes: Vec<&str> = notes.iter().map(|n| n.0.as_str()).collect();
         tracing::info!(
@@ -108,7 +118,8 @@ pub async fn forward(
             encoder,
             origin.clone(),
             client == Dialect::Anthropic,
-        );
+        )
+        .with_names(names);
         let pump = TranslatingRelay::new(translation, ex.hand_off(), stop_name, on_complete);
         let shutdown = state.in_flight.cancelled();
         let relay = crate::relay::Driven::new(upstream, pump, &state.config.timeouts, shutdown);
@@ -120,8 +131,10 @@ pub async fn forward(
 
     // A whole response: read the stream to its end, then answer in one piece. Nothing has
     // reached the client yet, so a failure is still an HTTP error status.
+    // The assembler is fed renamed events, so the whole answer has the client's names too.
     let mut t =
-        Translation::new(framing, decoder, None, origin.clone(), client == Dialect::Anthropic);
+        Translation::new(framing, decoder, None, origin.clone(), client == Dialect::Anthropic)
+            .with_names(names);
     let mut sink = Vec::new();
     let mut upstream = upstream;
     loop {

@@ -13,6 +13,7 @@ use tollgate_wire::Usage;
 use tollgate_wire::canonical::assemble::{Assembler, StreamFailure};
 use tollgate_wire::canonical::builder::Validator;
 use tollgate_wire::canonical::issuer::IssuerStamp;
+use tollgate_wire::canonical::names::ToolNames;
 use tollgate_wire::canonical::{
     Origin, Response, StopReason, StreamBuilder, StreamDecoder, StreamEncoder, StreamEvent,
 };
@@ -94,6 +95,9 @@ pub struct Translation {
     /// client's encoder (a sealed Responses reasoning item) and the memory carry it; Anthropic
     /// clients get the stand-in signature on unsigned thinking.
     stamp: IssuerStamp,
+    /// Tool names renamed for the provider's grammar, given back their client names before the
+    /// encoder and the assembler see a call.
+    names: ToolNames,
     /// Checks every event the client is sent against the stream invariants the builder
     /// guarantees; a violation is a Tollgate bug, logged once (the stream goes on).
     validator: Validator,
@@ -124,9 +128,17 @@ impl Translation {
             model: None,
             stop_reason: None,
             stamp: IssuerStamp::new(origin, mark_unsigned),
+            names: ToolNames::default(),
             validator: Validator::new(),
             violation_logged: false,
         }
+    }
+
+    /// Tool calls in the stream get their client names back through `names`.
+    #[must_use]
+    pub fn with_names(mut self, names: ToolNames) -> Self {
+        self.names = names;
+        self
     }
 
     /// One upstream chunk; what the client may have now is appended to `out`.
@@ -186,6 +198,7 @@ impl Translation {
             if self.end.is_some() {
                 break;
             }
+            self.names.rename_event(&mut ev);
             if let Some(sig) = self.stamp.stamp(&mut ev) {
                 self.assembler.push(&sig);
                 if let Some(enc) = &mut self.encoder {

@@ -503,6 +503,20 @@ fn tools(tools: &Value) -> Result<Vec<Tool>, Rejection> {
         }
         names.push(name);
         let is_custom = tool["type"].is_null() || tool["type"] == "custom";
+        // The API's checks, in its order and words (the length first, then the pattern).
+        if is_custom && name.chars().count() > 128 {
+            return Err(invalid(format!(
+                "tools.{i}.custom.name: String should have at most 128 characters"
+            )));
+        }
+        if is_custom
+            && (name.is_empty()
+                || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        {
+            return Err(invalid(format!(
+                "tools.{i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'"
+            )));
+        }
         match tool.get("input_schema") {
             Some(schema) => client_tools.push(Tool::from_schema(name.to_owned(), schema)),
             None if is_custom => {

@@ -359,3 +359,77 @@ async fn the_developer_role_reaches_openai_as_sent_and_other_compatible_servers_
     assert_eq!(up["messages"][0]["role"], "system", "{up}");
     assert_eq!(up["messages"][1]["content"], "hi");
 }
+
+#[tokio::test]
+async fn tool_names_claude_cannot_take_are_renamed_upstream_and_given_back_to_the_client() {
+    // Case 15: MCP-derived names (dots, colons) and names over 64 characters.
+    let gw = TestGateway::start().await;
+    let mcp = "mcp.github:create_issue";
+    let long = format!("mcp__github__{}", "x".repeat(57));
+    assert_eq!(long.len(), 70);
+    let schema = json!({"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]});
+    let tools = json!([
+        {"type": "function", "function": {"name": mcp, "parameters": schema}},
+        {"type": "function", "function": {"name": long, "parameters": schema}}
+    ]);
+    let valid = |n: &str| {
+        (1..=64).contains(&n.len())
+            && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    let mut messages = vec![json!({"role": "user", "content": "file an issue"})];
+
+    // A whole response: the call comes back under the client's name.
+    let ask = |messages: &Vec<Value>| json!({"model": "claude-sonnet-4-5-20250929", "messages": messages, "tools": tools});
+    let r = gw.openai(&ask(&messages)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r: Value = r.json().await.unwrap();
+    let msg = r["choices"][0]["message"].clone();
+    assert_eq!(msg["tool_calls"][0]["function"]["name"], mcp, "{r}");
+    let up = anthropic_upstream(&gw).pop().unwrap();
+    let sent: Vec<&str> =
+        up["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(sent.iter().all(|n| valid(n)), "{sent:?}");
+    assert_eq!(sent[0], "mcp_github_create_issue");
+    assert_ne!(sent[0], sent[1]);
+
+    // The next turn: the history's call is renamed the same way and the loop goes on.
+    let call_id = msg["tool_calls"][0]["id"].as_str().unwrap().to_owned();
+    messages.push(json!({"role": "assistant", "content": null, "tool_calls": msg["tool_calls"]}));
+    messages.push(json!({"role": "tool", "tool_call_id": call_id, "content": "issue #1 filed"}));
+    let r = gw.openai(&ask(&messages)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let up = anthropic_upstream(&gw).pop().unwrap();
+    let call = up["messages"][1]["content"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(call["type"], "tool_use", "{up}");
+    assert_eq!(call["name"], "mcp_github_create_issue", "{up}");
+    assert_eq!(up["messages"][2]["content"][0]["tool_use_id"], call_id, "{up}");
+
+    // Streaming, with `tool_choice` naming the long tool: renamed up, the client's name down.
+    let body = json!({"model": "claude-sonnet-4-5-20250929", "stream": true, "tools": tools,
+        "tool_choice": {"type": "function", "function": {"name": long}},
+        "messages": [{"role": "user", "content": "file an issue"}]});
+    let r = gw.openai(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let names: Vec<String> = sse_events(&text)
+        .iter()
+        .filter_map(|(_, d)| {
+            d["choices"][0]["delta"]["tool_calls"][0]["function"]["name"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(names, std::slice::from_ref(&long), "{text}");
+    assert!(!text.contains("mcp_github"), "{text}");
+    let up = anthropic_upstream(&gw).pop().unwrap();
+    let chosen = up["tool_choice"]["name"].as_str().unwrap();
+    assert!(valid(chosen) && chosen == up["tools"][1]["name"], "{up}");
+
+    // Without the renaming Claude rejects the names, as the mock does in the API's words.
+    let direct = json!({"model": "claude-sonnet-4-5-20250929", "max_tokens": 64,
+        "tools": [{"name": mcp, "input_schema": schema}],
+        "messages": [{"role": "user", "content": "hi"}]});
+    let r = gw.anthropic(&direct).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("tools.0.custom.name: String should match pattern"));
+}

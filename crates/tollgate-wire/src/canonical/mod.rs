@@ -15,6 +15,7 @@
 //! - [`assemble`]: stream events folded into a whole response, and back.
 //! - [`issuer`]: a relayed stream's thinking stamped with who issued it.
 //! - [`ids`]: deterministic, collision-safe tool-call id sanitising.
+//! - [`names`]: tool names the target's grammar cannot take, renamed both ways.
 //! - [`repair`]: history repair before a strict provider (orphans, merging, empty turns,
 //!   duplicate tool names, thinking from another model).
 //! - [`target`]: what an encoder needs to know about the provider it writes for (quirks as data).
@@ -25,6 +26,7 @@ pub mod builder;
 pub mod fuzz;
 pub mod ids;
 pub mod issuer;
+pub mod names;
 pub mod repair;
 pub mod stream;
 pub mod target;

@@ -347,6 +347,7 @@ fn finish_reasons_usage_and_thought_parts_decode() {
     assert_eq!(
         resp.usage,
         Usage {
+            web_search_requests: 0,
             input_tokens: 200,
             output_tokens: 15,
             cache_read_tokens: 800,

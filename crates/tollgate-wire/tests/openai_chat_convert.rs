@@ -532,6 +532,7 @@ fn refusals_filters_and_cached_usage() {
     assert_eq!(
         resp.usage,
         Usage {
+            web_search_requests: 0,
             input_tokens: 86,
             output_tokens: 300,
             cache_read_tokens: 1920,
@@ -571,6 +572,7 @@ fn anthropic_response() -> Response {
         stop_reason: Some(StopReason::ToolUse),
         stop_sequence: None,
         usage: Usage {
+            web_search_requests: 0,
             input_tokens: 20,
             output_tokens: 89,
             cache_read_tokens: 100,

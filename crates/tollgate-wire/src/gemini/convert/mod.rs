@@ -95,6 +95,7 @@ pub(crate) fn usage(meta: &UsageMetadata) -> Usage {
         output_tokens: meta.candidates_token_count + meta.thoughts_token_count,
         cache_read_tokens: cached,
         cache_write_tokens: 0,
+        web_search_requests: 0,
     }
 }
 

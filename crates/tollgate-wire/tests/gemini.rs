@@ -93,6 +93,8 @@ fn tool_loop(model: &str) -> Request {
                         cache_control: Some(json!({"type": "ephemeral"})),
                     }),
                     Block::Document(Document {
+                        context: None,
+                        citations: None,
                         source: Source::Url("https://example.com/report.pdf".to_owned()),
                         title: None,
                         filename: None,

@@ -156,7 +156,9 @@ fn chat_requests_round_trip_through_the_canonical_model() {
     };
     *description = Some("Apply a patch\n\nThe `input` text must follow this lark grammar:\nstart: \"*** Begin Patch\"".into());
     assert_eq!(second, expected);
-    assert_eq!(notes.len(), 1, "{notes:?}");
+    // The thinking block, and the recorded loop ending in an assistant message (a prefill the
+    // provider may not continue, catalogue 5).
+    assert_eq!(notes.len(), 2, "{notes:?}");
 }
 
 #[test]
@@ -236,6 +238,8 @@ fn claude_session() -> Request {
                     }),
                     text("Also read the design doc."),
                     Block::Document(Document {
+                        context: None,
+                        citations: None,
                         source: Source::Base64 {
                             media_type: "application/pdf".into(),
                             data: "JVBERi0=".into(),

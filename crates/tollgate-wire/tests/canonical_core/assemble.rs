@@ -248,6 +248,8 @@ fn every_kind_of_block() -> Response {
                 cache_control: None,
             }),
             Block::Document(Document {
+                context: None,
+                citations: None,
                 source: Source::Text { media_type: "text/plain".into(), data: "doc".into() },
                 title: Some("t".into()),
                 filename: None,

@@ -51,6 +51,11 @@ const ADAPTIVE_THINKING: &[&str] = &[
     "claude-sonnet-5",
 ];
 
+/// Model-name prefixes of Chat servers that continue a final assistant message marked
+/// `"prefix": true`: DeepSeek (Chat Prefix Completion, only with the base URL
+/// `https://api.deepseek.com/beta`) and Mistral.
+const PREFIX_COMPLETION: &[&str] = &["deepseek-", "mistral-", "codestral-"];
+
 /// The quirks for sending `model` to `provider`: the provider's configured ones when it has
 /// them (`quirks = {...}` in its config section), else the built-in table.
 pub fn quirks(provider: &Provider, model: &str) -> Quirks {
@@ -71,6 +76,10 @@ pub fn quirks(provider: &Provider, model: &str) -> Quirks {
         no_sampling: reasoning,
         reasoning_effort: reasoning || bare.starts_with("deepseek-reasoner"),
         adaptive_thinking: ADAPTIVE_THINKING.iter().any(|p| bare.starts_with(p)),
+        assistant_prefix: provider.dialect == Dialect::OpenAiChat
+            && PREFIX_COMPLETION.iter().any(|p| bare.starts_with(p))
+            // DeepSeek takes the flag only on its beta endpoint; the preset's is `/v1`.
+            && (!bare.starts_with("deepseek-") || provider.base_url.contains("/beta")),
     }
 }
 
@@ -96,6 +105,23 @@ mod tests {
         let q = quirks(&p, "gpt-4o-mini");
         assert!(!q.max_completion_tokens && !q.reasoning_effort);
         assert_eq!(q.max_output_tokens, Some(16_384));
+    }
+
+    #[test]
+    fn prefix_completion_for_mistral_and_deepseek_beta_only() {
+        let d = provider(&[("DEEPSEEK_API_KEY", "k")]);
+        assert!(!quirks(&d, "deepseek-chat").assistant_prefix, "the preset's /v1 has no prefix");
+        let mut beta = d.clone();
+        beta.base_url = "https://api.deepseek.com/beta".into();
+        assert!(quirks(&beta, "deepseek-chat").assistant_prefix);
+        assert!(!quirks(&beta, "gpt-4o").assistant_prefix);
+        let mut m = d;
+        m.name = "mistral".into();
+        m.base_url = "https://api.mistral.ai/v1".into();
+        assert!(quirks(&m, "mistral-large-latest").assistant_prefix);
+        assert!(quirks(&m, "codestral-latest").assistant_prefix);
+        let a = provider(&[("ANTHROPIC_API_KEY", "k")]);
+        assert!(!quirks(&a, "mistral-large-latest").assistant_prefix, "only Chat servers");
     }
 
     #[test]

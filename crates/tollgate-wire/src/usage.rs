@@ -13,6 +13,11 @@ pub struct Usage {
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_write_tokens: u64,
+    /// Web searches a provider ran itself during the answer (Anthropic
+    /// `usage.server_tool_use.web_search_requests`); billed per search, so it is kept across
+    /// translation where the client's dialect has a field for it.
+    #[serde(default)]
+    pub web_search_requests: u64,
 }
 
 impl Usage {

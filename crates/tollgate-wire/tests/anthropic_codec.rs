@@ -188,6 +188,7 @@ fn message_delta_usage_is_cumulative_and_merges_with_the_start() {
         })
         .collect();
     let expected = |input, output| Usage {
+        web_search_requests: 0,
         input_tokens: input,
         output_tokens: output,
         cache_read_tokens: 100,
@@ -343,6 +344,7 @@ fn blocks_anthropic_cannot_answer_with_are_left_out_and_indices_renumbered() {
             stop_reason: Some(StopReason::EndTurn),
             stop_sequence: None,
             usage: Usage {
+                web_search_requests: 0,
                 input_tokens: 5,
                 output_tokens: 2,
                 cache_read_tokens: 0,

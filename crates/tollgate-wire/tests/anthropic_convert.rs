@@ -428,6 +428,7 @@ fn encoded_responses_have_the_api_shape() {
         stop_reason: Some(StopReason::StopSequence),
         stop_sequence: Some("###".into()),
         usage: Usage {
+            web_search_requests: 0,
             input_tokens: 10,
             output_tokens: 5,
             cache_read_tokens: 90,

@@ -93,6 +93,8 @@ fn tool_loop(model: &str) -> Request {
                         cache_control: Some(json!({"type": "ephemeral"})),
                     }),
                     Block::Document(Document {
+                        context: None,
+                        citations: None,
                         source: Source::Url("https://example.com/report.pdf".to_owned()),
                         title: None,
                         filename: None,
@@ -347,6 +349,7 @@ fn finish_reasons_usage_and_thought_parts_decode() {
     assert_eq!(
         resp.usage,
         Usage {
+            web_search_requests: 0,
             input_tokens: 200,
             output_tokens: 15,
             cache_read_tokens: 800,

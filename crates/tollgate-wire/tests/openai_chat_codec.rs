@@ -153,7 +153,13 @@ fn recorded_streams_keep_their_meaning() {
     assert_eq!(stop, Some(StopReason::ToolUse));
     assert_eq!(
         usage,
-        Usage { input_tokens: 58, output_tokens: 12, cache_read_tokens: 0, cache_write_tokens: 0 }
+        Usage {
+            web_search_requests: 0,
+            input_tokens: 58,
+            output_tokens: 12,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0
+        }
     );
 
     // DeepSeek: thinking first, usage on the finish chunk, cached tokens split out (33).
@@ -164,6 +170,7 @@ fn recorded_streams_keep_their_meaning() {
     assert_eq!(
         usage,
         Usage {
+            web_search_requests: 0,
             input_tokens: 118,
             output_tokens: 61,
             cache_read_tokens: 256,
@@ -389,7 +396,13 @@ fn length_cut_mid_arguments_keeps_max_tokens() {
     assert_eq!(stop, Some(StopReason::MaxTokens), "not turned into tool_use (32)");
     assert_eq!(
         usage,
-        Usage { input_tokens: 6, output_tokens: 5, cache_read_tokens: 4, cache_write_tokens: 0 }
+        Usage {
+            web_search_requests: 0,
+            input_tokens: 6,
+            output_tokens: 5,
+            cache_read_tokens: 4,
+            cache_write_tokens: 0
+        }
     );
 }
 
@@ -437,6 +450,7 @@ fn the_end_waits_for_usage_and_never_fakes_one() {
         (
             Some(StopReason::EndTurn),
             Usage {
+                web_search_requests: 0,
                 input_tokens: 6,
                 output_tokens: 5,
                 cache_read_tokens: 4,
@@ -526,6 +540,7 @@ fn anthropic_like_events() -> Vec<StreamEvent> {
             id: "msg_01XFDUDYJgAACzvnptvVoYEL".into(),
             model: "claude-sonnet-4-5".into(),
             usage: Usage {
+                web_search_requests: 0,
                 input_tokens: 20,
                 output_tokens: 1,
                 cache_read_tokens: 100,
@@ -552,6 +567,7 @@ fn anthropic_like_events() -> Vec<StreamEvent> {
             stop_reason: Some(StopReason::ToolUse),
             stop_sequence: None,
             usage: Usage {
+                web_search_requests: 0,
                 input_tokens: 20,
                 output_tokens: 89,
                 cache_read_tokens: 100,

@@ -16,6 +16,15 @@ pub(crate) struct WireUsage {
     cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    server_tool_use: Option<WireServerToolUse>,
+}
+
+/// `usage.server_tool_use`: counts of the server tools the provider ran.
+#[derive(Debug, Deserialize, Default)]
+struct WireServerToolUse {
+    #[serde(default)]
+    web_search_requests: Option<u64>,
 }
 
 impl WireUsage {
@@ -31,6 +40,9 @@ impl WireUsage {
         }
         if let Some(v) = self.cache_read_input_tokens {
             usage.cache_read_tokens = v;
+        }
+        if let Some(v) = self.server_tool_use.as_ref().and_then(|s| s.web_search_requests) {
+            usage.web_search_requests = v;
         }
     }
 }
@@ -76,6 +88,7 @@ mod tests {
         assert_eq!(
             s.usage,
             Usage {
+                web_search_requests: 0,
                 input_tokens: 10,
                 output_tokens: 3,
                 cache_read_tokens: 5,

@@ -148,6 +148,7 @@ mod tests {
         assert_eq!(
             m.usage,
             Usage {
+                web_search_requests: 0,
                 input_tokens: 25,
                 output_tokens: 15,
                 cache_read_tokens: 100,

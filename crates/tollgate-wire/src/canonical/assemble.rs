@@ -164,7 +164,12 @@ impl Assembler {
 /// (they sent them at the start); zeros there mean "unchanged", not "none".
 fn merged_usage(known: Usage, update: Usage) -> Usage {
     if update.total_input() == 0 {
-        Usage { output_tokens: update.output_tokens, ..known }
+        Usage {
+            output_tokens: update.output_tokens,
+            // Cumulative like the output count, but a delta may leave it out.
+            web_search_requests: update.web_search_requests.max(known.web_search_requests),
+            ..known
+        }
     } else {
         update
     }

@@ -141,12 +141,16 @@ pub enum Source {
 }
 
 impl Source {
-    /// Parses a `data:<mime>;base64,<payload>` URI, or takes any other string as a URL.
+    /// Parses a `data:<mime>;base64,<payload>` URI, or takes any other string as a URL (a data
+    /// URI without `;base64` stays whole as a URL; encoders that cannot send one drop it).
     pub fn from_url(url: &str) -> Source {
         if let Some(rest) = url.strip_prefix("data:")
             && let Some((meta, data)) = rest.split_once(',')
-            && let Some(media_type) = meta.strip_suffix(";base64")
+            && let Some(params) = meta.strip_suffix(";base64")
         {
+            // `data:image/png;name=a.png;base64,...`: the media type is the part before any
+            // parameter.
+            let media_type = params.split(';').next().unwrap_or_default();
             return Source::Base64 { media_type: media_type.to_owned(), data: data.to_owned() };
         }
         Source::Url(url.to_owned())
@@ -175,6 +179,12 @@ pub struct Document {
     pub source: Source,
     pub title: Option<String>,
     pub filename: Option<String>,
+    /// Anthropic `context`: text about the document the model reads but never cites.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Anthropic `citations` (`{"enabled": true}`), kept as sent.
+    #[serde(default)]
+    pub citations: Option<Value>,
     pub cache_control: Option<Value>,
 }
 
@@ -403,7 +413,38 @@ impl Note {
     }
 }
 
+/// The note for a prefill sent to a provider that may answer anew instead of continuing it.
+pub fn prefill_note(dialect: &str) -> Note {
+    Note::new(format!(
+        "the request ends in an assistant message (a prefill): sent as is, but {dialect} may \
+         answer anew rather than continue it"
+    ))
+}
+
 impl Request {
+    /// Whether the last message is the assistant's: a prefill the model should continue
+    /// (catalogue 5).
+    pub fn ends_in_prefill(&self) -> bool {
+        self.messages.last().is_some_and(|m| m.role == Role::Assistant)
+    }
+
+    /// The note for documents with Anthropic's `context` or `citations`, which `dialect` has no
+    /// field for; `None` when there are none.
+    pub fn document_extras_note(&self, dialect: &str) -> Option<Note> {
+        fn any(blocks: &[Block]) -> bool {
+            blocks.iter().any(|b| match b {
+                Block::Document(d) => d.context.is_some() || d.citations.is_some(),
+                Block::ToolResult(r) => any(&r.content),
+                _ => false,
+            })
+        }
+        self.messages.iter().any(|m| any(&m.content)).then(|| {
+            Note::new(format!(
+                "document `context` and `citations` dropped: {dialect} has no such fields"
+            ))
+        })
+    }
+
     /// Whether any message carries an image (in a tool result included).
     pub fn has_images(&self) -> bool {
         fn any_image(blocks: &[Block]) -> bool {

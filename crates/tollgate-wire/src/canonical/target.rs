@@ -57,4 +57,8 @@ pub struct Quirks {
     /// Anthropic: the model takes `thinking: {type: "adaptive"}` with an effort. Without it, an
     /// effort from another dialect becomes a thinking budget.
     pub adaptive_thinking: bool,
+    /// OpenAI Chat: the server continues a final assistant message (a prefill) when it carries
+    /// `"prefix": true` (DeepSeek's Chat Prefix Completion, Mistral). Without it, a prefill goes
+    /// as a plain trailing assistant message, noted.
+    pub assistant_prefix: bool,
 }

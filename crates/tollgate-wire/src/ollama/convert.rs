@@ -139,6 +139,11 @@ pub fn decode_request(body: &[u8]) -> Result<Request, InvalidBody> {
 /// A canonical request written as a `/api/chat` body for `target`. What Ollama cannot carry is
 /// dropped and noted.
 pub fn encode_request(req: &Request, target: &Target, notes: &mut Vec<Note>) -> Vec<u8> {
+    // A final assistant message needs no note here: Ollama's `/api/chat` continues it
+    // (ollama/ollama#6778).
+    if let Some(n) = req.document_extras_note("Ollama") {
+        notes.push(n);
+    }
     let mut messages = req.messages.clone();
     repair::pair_tools(&mut messages, notes);
     let names: HashMap<&str, &str> = messages

@@ -29,6 +29,7 @@ impl WireUsage {
             output_tokens: self.completion_tokens,
             cache_read_tokens: cached,
             cache_write_tokens: 0,
+            web_search_requests: 0,
         }
     }
 }
@@ -78,6 +79,7 @@ mod tests {
         assert_eq!(
             s.usage,
             Usage {
+                web_search_requests: 0,
                 input_tokens: 40,
                 output_tokens: 7,
                 cache_read_tokens: 60,

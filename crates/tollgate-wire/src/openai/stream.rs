@@ -119,6 +119,7 @@ mod tests {
         assert_eq!(
             m.usage,
             Some(Usage {
+                web_search_requests: 0,
                 input_tokens: 5,
                 output_tokens: 2,
                 cache_read_tokens: 4,

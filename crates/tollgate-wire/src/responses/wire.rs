@@ -195,6 +195,7 @@ impl UsageBody {
             output_tokens: self.output_tokens,
             cache_read_tokens: details.cached_tokens,
             cache_write_tokens: details.cache_write_tokens,
+            web_search_requests: 0,
         }
     }
 }

@@ -11,6 +11,7 @@ use tollgate_wire::{Dialect, Usage};
 
 fn arb_usage() -> impl Strategy<Value = Usage> {
     (0..1000u64, 0..1000u64, 0..100u64, 0..100u64).prop_map(|(i, o, r, w)| Usage {
+        web_search_requests: 0,
         input_tokens: i,
         output_tokens: o,
         cache_read_tokens: r,

@@ -56,6 +56,7 @@ fn text_thinking_and_tool_calls_are_folded() {
             stop_reason: Some(StopReason::ToolUse),
             stop_sequence: None,
             usage: Usage {
+                web_search_requests: 0,
                 input_tokens: 10,
                 output_tokens: 42,
                 cache_read_tokens: 3,
@@ -82,6 +83,7 @@ fn text_thinking_and_tool_calls_are_folded() {
             stop_reason: Some(StopReason::ToolUse),
             stop_sequence: None,
             usage: Usage {
+                web_search_requests: 0,
                 input_tokens: 10,
                 output_tokens: 42,
                 cache_read_tokens: 3,
@@ -149,6 +151,7 @@ fn the_message_delta_sets_stop_reason_sequence_and_usage() {
             id: "msg_1".into(),
             model: "m".into(),
             usage: Usage {
+                web_search_requests: 0,
                 input_tokens: 100,
                 output_tokens: 1,
                 cache_read_tokens: 50,
@@ -172,6 +175,7 @@ fn the_message_delta_sets_stop_reason_sequence_and_usage() {
     assert_eq!(
         r.usage,
         Usage {
+            web_search_requests: 0,
             input_tokens: 100,
             output_tokens: 30,
             cache_read_tokens: 50,
@@ -244,6 +248,8 @@ fn every_kind_of_block() -> Response {
                 cache_control: None,
             }),
             Block::Document(Document {
+                context: None,
+                citations: None,
                 source: Source::Text { media_type: "text/plain".into(), data: "doc".into() },
                 title: Some("t".into()),
                 filename: None,
@@ -265,6 +271,7 @@ fn every_kind_of_block() -> Response {
         stop_reason: Some(StopReason::ToolUse),
         stop_sequence: None,
         usage: Usage {
+            web_search_requests: 0,
             input_tokens: 5,
             output_tokens: 6,
             cache_read_tokens: 7,
@@ -283,6 +290,7 @@ fn events_of_streams_a_response_as_the_grammar_says() {
             id: "msg_01".into(),
             model: "claude-sonnet-4-5-20250929".into(),
             usage: Usage {
+                web_search_requests: 0,
                 input_tokens: 5,
                 output_tokens: 0,
                 cache_read_tokens: 7,

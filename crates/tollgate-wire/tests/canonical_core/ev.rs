@@ -9,6 +9,7 @@ use tollgate_wire::canonical::{
 
 pub fn usage(input: u64, output: u64) -> Usage {
     Usage {
+        web_search_requests: 0,
         input_tokens: input,
         output_tokens: output,
         cache_read_tokens: 0,

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use tollgate_wire::anthropic;
-use tollgate_wire::canonical::{Block, Opaque, Response, StopReason};
+use tollgate_wire::canonical::{Block, Opaque, Quirks, Response, StopReason, Target};
 use tollgate_wire::openai;
 use tollgate_wire::{Dialect, Usage};
 
@@ -234,4 +234,43 @@ fn case_06_an_answer_of_only_unknown_blocks_gives_no_invented_text() {
         serde_json::from_slice(&openai::convert::encode_response(&resp, &mut notes)).unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], Value::Null);
     assert!(!notes.is_empty(), "the drop is noted");
+}
+
+#[test]
+fn case_05_a_prefill_is_marked_for_servers_that_continue_it_and_noted_elsewhere() {
+    let req = from_anthropic(&json!({"model": "m", "max_tokens": 100, "messages": [
+        {"role": "user", "content": "Write quick sort."},
+        {"role": "assistant", "content": "```python\n"}]}));
+    let prefix_server = Target {
+        model: "deepseek-chat".into(),
+        provider: "deepseek".into(),
+        quirks: Quirks { assistant_prefix: true, ..Quirks::default() },
+    };
+    let (c, notes) = for_chat(&req, &prefix_server);
+    assert_eq!(
+        c["messages"][1],
+        json!({"role": "assistant", "content": "```python\n", "prefix": true})
+    );
+    assert!(!noted(&notes, "prefill"), "{notes:?}");
+
+    let (c, notes) = for_chat(&req, &gpt());
+    assert_eq!(c["messages"][1], json!({"role": "assistant", "content": "```python\n"}));
+    assert!(noted(&notes, "may answer anew"), "{notes:?}");
+    let (_, notes) = for_responses(&req, &gpt());
+    assert!(noted(&notes, "may answer anew"), "{notes:?}");
+    let mut g_notes = Vec::new();
+    tollgate_wire::gemini::convert::encode_request(&req, &gpt(), &mut g_notes);
+    assert!(g_notes.iter().any(|n| n.0.contains("may answer anew")));
+    // Ollama continues a final assistant message natively: nothing to note.
+    let mut o_notes = Vec::new();
+    tollgate_wire::ollama::convert::encode_request(&req, &gpt(), &mut o_notes);
+    assert!(!o_notes.iter().any(|n| n.0.contains("prefill")), "{o_notes:?}");
+
+    // Only a final assistant message is marked; earlier ones are history.
+    let req = from_anthropic(&json!({"model": "m", "max_tokens": 100, "messages": [
+        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"}]}));
+    let (c, notes) = for_chat(&req, &prefix_server);
+    assert!(c["messages"][1].get("prefix").is_none());
+    assert!(!noted(&notes, "prefill"));
 }

@@ -260,3 +260,104 @@ fn case_44_mid_stream_failures_of_openai_providers_are_errors() {
         assert!(!events.iter().any(|e| matches!(e, StreamEvent::MessageStop)));
     }
 }
+
+/// The Anthropic body's first user content for a Chat client's parts.
+fn anthropic_parts(parts: Value) -> (Value, Vec<String>) {
+    let (a, notes) = for_anthropic(&from_chat(&user_parts(parts)), &claude());
+    (a["messages"][0]["content"].clone(), notes)
+}
+
+#[test]
+fn case_36_images_anthropic_does_not_take_become_a_text_stand_in() {
+    // An SVG: not one of jpeg, png, gif, webp.
+    let (content, notes) = anthropic_parts(json!([
+        {"type": "image_url", "image_url": {"url": "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4="}},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ]));
+    assert_eq!(
+        content[0],
+        json!({"type": "text", "text": "[image of type image/svg+xml omitted: Anthropic does not accept it]"})
+    );
+    assert_eq!(content[1]["source"]["media_type"], "image/png", "an accepted type goes through");
+    assert!(noted(&notes, "image of type image/svg+xml omitted"));
+
+    // Over 5 MiB of base64: Anthropic's 400 would repeat on every later turn of the session.
+    let big = "A".repeat(5 * 1024 * 1024 + 4);
+    let (content, notes) = anthropic_parts(json!([
+        {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{big}")}},
+        {"type": "text", "text": "and this?"},
+    ]));
+    assert_eq!(content[0]["type"], "text");
+    assert!(content[0]["text"].as_str().unwrap().contains("over Anthropic's 5 MB limit"));
+    assert_eq!(content[1]["text"], "and this?");
+    assert!(noted(&notes, "over Anthropic's 5 MB limit"));
+    // Exactly at the limit it goes.
+    let at_limit = "A".repeat(5 * 1024 * 1024);
+    let (content, _) = anthropic_parts(json!([
+        {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{at_limit}")}},
+    ]));
+    assert_eq!(content[0]["type"], "image");
+
+    // Alone in the turn: the stand-in keeps the turn from being empty.
+    let (content, _) = anthropic_parts(json!([
+        {"type": "image_url", "image_url": {"url": "data:image/tiff;base64,SUkqAA=="}},
+    ]));
+    assert_eq!(content.as_array().map(Vec::len), Some(1));
+    assert!(content[0]["text"].as_str().unwrap().contains("image/tiff"));
+}
+
+#[test]
+fn case_36_a_data_uri_without_base64_is_a_url_never_mangled() {
+    let svg = "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'/>";
+    let req = from_chat(&user_parts(json!([{"type": "image_url", "image_url": {"url": svg}}])));
+    // Chat and Responses take it back as the same URL.
+    let (c, _) = for_chat(&req, &gpt());
+    assert_eq!(c["messages"][0]["content"][0]["image_url"]["url"], svg);
+    let (r, _) = for_responses(&req, &gpt());
+    assert_eq!(r["input"][0]["content"][0]["image_url"], svg);
+    // Anthropic takes only http(s) URLs and none of SVG: a stand-in, noted.
+    let (a, notes) = for_anthropic(&req, &claude());
+    assert_eq!(
+        a["messages"][0]["content"][0],
+        json!({"type": "text", "text": "[image of type image/svg+xml omitted: Anthropic does not accept it]"})
+    );
+    assert!(noted(&notes, "omitted"));
+    // Gemini: not a file URI; dropped with a note.
+    let mut notes = Vec::new();
+    let g: Value = serde_json::from_slice(&tollgate_wire::gemini::convert::encode_request(
+        &req,
+        &gpt(),
+        &mut notes,
+    ))
+    .unwrap();
+    assert!(!g.to_string().contains("svg+xml,"));
+    assert!(notes.iter().any(|n| n.0.contains("non-base64 data URI")));
+    // Parameters before `;base64` are not part of the media type.
+    let req = from_chat(&user_parts(json!([{"type": "image_url",
+        "image_url": {"url": "data:image/png;name=a.png;base64,iVBORw0KGgo="}}])));
+    let (a, _) = for_anthropic(&req, &claude());
+    assert_eq!(
+        a["messages"][0]["content"][0]["source"],
+        json!({"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="})
+    );
+}
+
+#[test]
+fn case_37_document_context_and_citations_survive_anthropic_to_anthropic() {
+    let doc = json!({"type": "document", "title": "Spec", "context": "Internal, 2024 edition",
+        "citations": {"enabled": true},
+        "source": {"type": "text", "media_type": "text/plain", "data": "The sky is blue."}});
+    let req = from_anthropic(&json!({"model": "m", "max_tokens": 100, "messages": [
+        {"role": "user", "content": [doc.clone(), {"type": "text", "text": "Colour?"}]}]}));
+    let (a, _) = for_anthropic(&req, &claude());
+    assert_eq!(a["messages"][0]["content"][0], doc);
+    // Through the canonical model's own serialisation (the store's record) too.
+    let again: tollgate_wire::canonical::Request =
+        serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
+    assert_eq!(for_anthropic(&again, &claude()).0["messages"][0]["content"][0], doc);
+
+    for (body, notes) in [for_chat(&req, &gpt()), for_responses(&req, &gpt())] {
+        assert!(!body.to_string().contains("2024 edition"));
+        assert!(noted(&notes, "document `context` and `citations` dropped"), "{notes:?}");
+    }
+}

@@ -28,6 +28,7 @@ fn answer(stop: StopReason, with_tool: bool) -> Response {
         stop_reason: Some(stop),
         stop_sequence: None,
         usage: Usage {
+            web_search_requests: 0,
             input_tokens: 10,
             cache_write_tokens: 20,
             cache_read_tokens: 30,
@@ -255,4 +256,51 @@ fn case_35_claude_codes_billing_header_goes_only_to_anthropic() {
     let (r, _) = for_responses(&req, &gpt());
     assert_eq!(r["instructions"], "You are Claude Code.");
     assert!(!r.to_string().contains("cc_version"));
+}
+
+#[test]
+fn case_33_web_search_requests_survive_an_anthropic_stream_and_response() {
+    let sse = concat!(
+        "event: message_start\n",
+        r#"data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1,"server_tool_use":null}}}"#,
+        "\n\nevent: content_block_start\n",
+        r#"data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        "\n\nevent: content_block_delta\n",
+        r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Found it."}}"#,
+        "\n\nevent: content_block_stop\n",
+        r#"data: {"type":"content_block_stop","index":0}"#,
+        "\n\nevent: message_delta\n",
+        r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9,"server_tool_use":{"web_search_requests":2}}}"#,
+        "\n\nevent: message_stop\n",
+        r#"data: {"type":"message_stop"}"#,
+        "\n\n",
+    );
+    let events = build(decode(anthropic::codec::Decoder::new(), sse));
+    let out = encode(anthropic::codec::Encoder::new(), &events);
+    let frames = json_frames(&out);
+    let start = &frames.iter().find(|(n, _)| n.as_deref() == Some("message_start")).unwrap().1;
+    assert!(
+        start["message"]["usage"].get("server_tool_use").is_none(),
+        "no searches yet: the field is left out, not written as zero"
+    );
+    let delta = &frames.iter().find(|(n, _)| n.as_deref() == Some("message_delta")).unwrap().1;
+    assert_eq!(delta["usage"]["server_tool_use"], json!({"web_search_requests": 2}));
+    assert_eq!(delta["usage"]["output_tokens"], 9);
+    let mut assembler = tollgate_wire::canonical::assemble::Assembler::new();
+    events.iter().for_each(|e| assembler.push(e));
+    let whole = assembler.finish().unwrap();
+    assert_eq!(whole.usage.web_search_requests, 2, "a streamed answer assembled keeps the count");
+
+    let body = json!({"id": "msg_2", "type": "message", "role": "assistant", "model": "m",
+        "content": [{"type": "text", "text": "x"}], "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+            "output_tokens": 3, "server_tool_use": {"web_search_requests": 1}}});
+    let resp = anthropic::convert::decode_response(body.to_string().as_bytes()).unwrap();
+    assert_eq!(resp.usage.web_search_requests, 1);
+    let mut notes = Vec::new();
+    let a: Value =
+        serde_json::from_slice(&anthropic::convert::encode_response(&resp, &mut notes)).unwrap();
+    assert_eq!(a["usage"]["server_tool_use"], json!({"web_search_requests": 1}));
+    // Chat and Responses usage have no such counter: the count is dropped there.
+    assert!(chat(&resp)["usage"].get("server_tool_use").is_none());
 }

@@ -246,6 +246,7 @@ impl Scenario {
             }
             Self::CachedUsage => {
                 let cached = Usage {
+                    web_search_requests: 0,
                     input_tokens: 10,
                     output_tokens: 0,
                     cache_read_tokens: 1200,
@@ -361,6 +362,7 @@ impl Scenario {
                 w.text = "Cached hello.".into();
                 w.stop = Some(StopReason::EndTurn);
                 w.usage = Some(Usage {
+                    web_search_requests: 0,
                     input_tokens: 10,
                     output_tokens: 5,
                     cache_read_tokens: 1200,

@@ -53,6 +53,8 @@ fn anthropic_style() -> Request {
                         cache_control: None,
                     }),
                     Block::Document(Document {
+                        context: None,
+                        citations: None,
                         source: Source::Base64 {
                             media_type: "application/pdf".into(),
                             data: "JVBERi0=".into(),

@@ -42,6 +42,7 @@ fn start() -> StreamEvent {
         id: "msg_01".into(),
         model: "claude-sonnet-4-5".into(),
         usage: Usage {
+            web_search_requests: 0,
             input_tokens: 12,
             cache_read_tokens: 100,
             cache_write_tokens: 5,
@@ -56,6 +57,7 @@ fn end(stop: StopReason) -> [StreamEvent; 2] {
             stop_reason: Some(stop),
             stop_sequence: None,
             usage: Usage {
+                web_search_requests: 0,
                 input_tokens: 12,
                 cache_read_tokens: 100,
                 cache_write_tokens: 5,

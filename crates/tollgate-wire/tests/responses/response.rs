@@ -47,6 +47,7 @@ fn cached_tokens_are_part_of_input_tokens() {
     assert_eq!(
         resp.usage,
         Usage {
+            web_search_requests: 0,
             input_tokens: 200,
             output_tokens: 7,
             cache_read_tokens: 800,
@@ -84,6 +85,7 @@ fn claude_answer(stop: StopReason) -> Response {
         stop_reason: Some(stop),
         stop_sequence: None,
         usage: Usage {
+            web_search_requests: 0,
             input_tokens: 10,
             output_tokens: 20,
             cache_read_tokens: 300,

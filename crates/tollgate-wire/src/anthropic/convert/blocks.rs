@@ -38,6 +38,10 @@ struct WMedia {
     #[serde(default)]
     title: Option<String>,
     #[serde(default)]
+    context: Option<String>,
+    #[serde(default)]
+    citations: Option<Value>,
+    #[serde(default)]
     cache_control: Option<Value>,
 }
 
@@ -139,6 +143,8 @@ pub(crate) fn decode_block(raw: &RawValue, path: &str) -> Result<Block, InvalidB
                     source,
                     title: media.title,
                     filename: None,
+                    context: media.context,
+                    citations: media.citations.filter(|c| !c.is_null()),
                     cache_control: media.cache_control,
                 })
             }
@@ -211,7 +217,7 @@ pub(crate) enum Out<'a> {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum OutBlock<'a> {
     Text {
-        text: &'a str,
+        text: Cow<'a, str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         citations: Option<&'a Value>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -226,6 +232,10 @@ pub(crate) enum OutBlock<'a> {
         source: OutSource<'a>,
         #[serde(skip_serializing_if = "Option::is_none")]
         title: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        context: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        citations: Option<&'a Value>,
         #[serde(skip_serializing_if = "Option::is_none")]
         cache_control: Option<&'a Value>,
     },
@@ -283,7 +293,7 @@ pub(crate) fn encode_block<'a>(
 ) -> Option<Out<'a>> {
     let typed = match block {
         Block::Text(t) => OutBlock::Text {
-            text: &t.text,
+            text: Cow::Borrowed(&t.text),
             citations: t.citations.as_ref(),
             cache_control: t.cache_control.as_ref(),
         },
@@ -291,9 +301,15 @@ pub(crate) fn encode_block<'a>(
             if image.detail.is_some() {
                 note(notes, "image `detail` dropped: Anthropic has no such setting");
             }
-            if matches!(image.source, Source::Text { .. }) {
-                note(notes, "image with a text source dropped");
-                return None;
+            if let Some(why) = unsendable_image(&image.source) {
+                note(notes, format!("{why}: replaced by a text stand-in"));
+                // A stand-in rather than nothing: the turn must not become empty, and the model
+                // learns that the user sent an image it cannot see.
+                return Some(Out::Block(OutBlock::Text {
+                    text: Cow::Owned(format!("[{why}]")),
+                    citations: None,
+                    cache_control: image.cache_control.as_ref(),
+                }));
             }
             OutBlock::Image {
                 source: source(&image.source),
@@ -305,6 +321,8 @@ pub(crate) fn encode_block<'a>(
                 source: source(&doc.source),
                 // Anthropic documents have a title and no file name; a name is the best title.
                 title: doc.title.as_deref().or(doc.filename.as_deref()),
+                context: doc.context.as_deref(),
+                citations: doc.citations.as_ref(),
                 cache_control: doc.cache_control.as_ref(),
             }
         }
@@ -348,6 +366,38 @@ fn result_part<'a>(block: &'a Block, place: Place, notes: &mut Vec<Note>) -> Opt
             note(notes, "a tool result part other than text, image or document dropped");
             None
         }
+    }
+}
+
+/// The image types Anthropic accepts.
+const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// Anthropic's per-image limit, 5 MiB, counted on the base64 text as sent: its 400 reads "image
+/// exceeds 5 MB maximum: 6405384 bytes > 5242880 bytes" for a 4.8 MB file
+/// (langchain-ai/langchain#21654).
+const MAX_IMAGE_BASE64: usize = 5 * 1024 * 1024;
+
+/// Why Anthropic would reject this image (the whole request, for every later turn too, since
+/// clients resend history), or `None` when it can go.
+fn unsendable_image(source: &Source) -> Option<String> {
+    match source {
+        Source::Base64 { media_type, .. } if !IMAGE_TYPES.contains(&media_type.as_str()) => {
+            Some(format!("image of type {media_type} omitted: Anthropic does not accept it"))
+        }
+        Source::Base64 { data, .. } if data.len() > MAX_IMAGE_BASE64 => Some(format!(
+            "image of {:.1} MB (base64) omitted: over Anthropic's 5 MB limit",
+            data.len() as f64 / (1024.0 * 1024.0)
+        )),
+        // A data URI that is not base64 (`data:image/svg+xml,<svg ...>`): Anthropic takes only
+        // http(s) URLs, and such a payload is SVG or text, not a type it accepts.
+        Source::Url(url) if url.starts_with("data:") => {
+            let media_type = url["data:".len()..].split([';', ',']).next().unwrap_or_default();
+            Some(format!("image of type {media_type} omitted: Anthropic does not accept it"))
+        }
+        Source::Text { media_type, .. } => {
+            Some(format!("image with a text source ({media_type}) omitted"))
+        }
+        _ => None,
     }
 }
 

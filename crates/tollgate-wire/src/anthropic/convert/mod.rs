@@ -62,6 +62,14 @@ pub(crate) struct OutUsage {
     pub(crate) cache_creation_input_tokens: u64,
     pub(crate) cache_read_input_tokens: u64,
     pub(crate) output_tokens: u64,
+    /// Written only when the provider ran server-side web searches (catalogue 33).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) server_tool_use: Option<OutServerToolUse>,
+}
+
+#[derive(serde::Serialize, Clone, Copy)]
+pub(crate) struct OutServerToolUse {
+    pub(crate) web_search_requests: u64,
 }
 
 impl From<Usage> for OutUsage {
@@ -71,6 +79,8 @@ impl From<Usage> for OutUsage {
             cache_creation_input_tokens: u.cache_write_tokens,
             cache_read_input_tokens: u.cache_read_tokens,
             output_tokens: u.output_tokens,
+            server_tool_use: (u.web_search_requests > 0)
+                .then_some(OutServerToolUse { web_search_requests: u.web_search_requests }),
         }
     }
 }

@@ -446,7 +446,7 @@ fn system<'a>(parts: &'a [TextBlock], notes: &mut Vec<Note>) -> Vec<Out<'a>> {
         })
         .map(|part| {
             Out::Block(OutBlock::Text {
-                text: &part.text,
+                text: Cow::Borrowed(&part.text),
                 citations: None,
                 cache_control: part.cache_control.as_ref(),
             })

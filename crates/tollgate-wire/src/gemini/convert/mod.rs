@@ -33,6 +33,12 @@ pub fn decode_request(body: &[u8]) -> Result<Request, InvalidBody> {
 /// A canonical request written as a `generateContent` body for `target` (the model goes in the
 /// URL, see [`super::path`]). What Gemini cannot carry is dropped and noted.
 pub fn encode_request(req: &Request, target: &Target, notes: &mut Vec<Note>) -> Vec<u8> {
+    if req.ends_in_prefill() {
+        notes.push(crate::canonical::prefill_note("Gemini"));
+    }
+    if let Some(n) = req.document_extras_note("Gemini") {
+        notes.push(n);
+    }
     request::encode(req, target, notes)
 }
 
@@ -95,6 +101,7 @@ pub(crate) fn usage(meta: &UsageMetadata) -> Usage {
         output_tokens: meta.candidates_token_count + meta.thoughts_token_count,
         cache_read_tokens: cached,
         cache_write_tokens: 0,
+        web_search_requests: 0,
     }
 }
 
@@ -188,7 +195,14 @@ pub(crate) fn block_of_part(part: Part, seed: &str, calls: &mut usize) -> Option
         return Some(if mime.starts_with("image/") {
             Block::Image(Image { source, detail: None, cache_control: None })
         } else {
-            Block::Document(Document { source, title: None, filename: None, cache_control: None })
+            Block::Document(Document {
+                context: None,
+                citations: None,
+                source,
+                title: None,
+                filename: None,
+                cache_control: None,
+            })
         });
     }
     if let Some(text) = part.text {
@@ -251,7 +265,14 @@ fn media_block(source: Source) -> Block {
     if is_image {
         Block::Image(Image { source, detail: None, cache_control: None })
     } else {
-        Block::Document(Document { source, title: None, filename: None, cache_control: None })
+        Block::Document(Document {
+            context: None,
+            citations: None,
+            source,
+            title: None,
+            filename: None,
+            cache_control: None,
+        })
     }
 }
 
@@ -263,6 +284,11 @@ pub(crate) fn media_part(source: &Source, what: &str, notes: &mut Vec<Note>) -> 
             inline_data: Some(Blob { mime_type: media_type.clone(), data: data.clone() }),
             ..Part::default()
         }),
+        // A data URI that is not base64 (`data:image/svg+xml,<svg ...>`) is no file URI.
+        Source::Url(url) if url.starts_with("data:") => {
+            notes.push(Note::new(format!("{what} given as a non-base64 data URI dropped")));
+            None
+        }
         Source::Url(url) => Some(Part {
             file_data: Some(FileData {
                 mime_type: mime_from_url(url, what),

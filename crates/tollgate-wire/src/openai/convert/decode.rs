@@ -562,6 +562,8 @@ fn media_block(path: &str, part: WirePart, raw: Value) -> Result<Option<Block>, 
                 }
             };
             Block::Document(Document {
+                context: None,
+                citations: None,
                 source,
                 title: None,
                 filename: file.filename,

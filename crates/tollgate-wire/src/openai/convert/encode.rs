@@ -92,6 +92,9 @@ enum OutMessage {
         content: Option<String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<OutToolCall>,
+        /// On a final assistant message for servers that continue it (`Quirks::assistant_prefix`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        prefix: bool,
     },
     Tool {
         tool_call_id: String,
@@ -249,6 +252,15 @@ pub(super) fn encode_request(req: &Request, target: &Target, notes: &mut Vec<Not
         }
     }
     drops.into_notes(notes);
+    if req.ends_in_prefill() {
+        match messages.last_mut() {
+            Some(OutMessage::Assistant { prefix, .. }) if quirks.assistant_prefix => *prefix = true,
+            _ => notes.push(crate::canonical::prefill_note("an OpenAI Chat provider")),
+        }
+    }
+    if let Some(n) = req.document_extras_note("OpenAI Chat") {
+        notes.push(n);
+    }
 
     let mut tools = Vec::with_capacity(req.tools.len());
     for tool in &req.tools {
@@ -516,7 +528,11 @@ fn assistant_message(m: &Message, drops: &mut Drops) -> Option<OutMessage> {
     if text.is_empty() && tool_calls.is_empty() {
         return None;
     }
-    Some(OutMessage::Assistant { content: (!text.is_empty()).then_some(text), tool_calls })
+    Some(OutMessage::Assistant {
+        content: (!text.is_empty()).then_some(text),
+        tool_calls,
+        prefix: false,
+    })
 }
 
 /// A user turn: its tool results as tool messages in the order of the calls (18), then one user

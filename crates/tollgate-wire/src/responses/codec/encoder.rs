@@ -637,5 +637,6 @@ fn merge_usage(start: Usage, delta: Usage) -> Usage {
         } else {
             delta.cache_write_tokens
         },
+        web_search_requests: delta.web_search_requests.max(start.web_search_requests),
     }
 }

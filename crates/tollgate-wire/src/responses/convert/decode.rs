@@ -432,6 +432,8 @@ impl<'a> Items<'a> {
                     }
                 };
                 Block::Document(Document {
+                    context: None,
+                    citations: None,
                     source,
                     title: None,
                     filename: part.filename,

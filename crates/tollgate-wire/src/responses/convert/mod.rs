@@ -52,6 +52,12 @@ pub fn previous_response_id(req: &Request) -> Option<&str> {
 /// A canonical request written for a provider of this dialect. Fields it cannot carry are
 /// dropped and noted.
 pub fn encode_request(req: &Request, target: &Target, notes: &mut Vec<Note>) -> Vec<u8> {
+    if req.ends_in_prefill() {
+        notes.push(crate::canonical::prefill_note("OpenAI Responses"));
+    }
+    if let Some(n) = req.document_extras_note("OpenAI Responses") {
+        notes.push(n);
+    }
     encode::encode(req, target, notes)
 }
 

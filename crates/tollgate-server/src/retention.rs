@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tollgate_store::{HistoryQuery, StoreError};
 
+use crate::clock::now_ms;
 use crate::state::AppState;
 
 /// How often retention runs after startup. An hour keeps at most an hour's worth of bodies
@@ -62,12 +63,6 @@ pub async fn purge_once(
             Err(e)
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

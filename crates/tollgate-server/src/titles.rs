@@ -21,6 +21,7 @@ use tollgate_providers::Provider;
 use tollgate_store::{SessionFilter, SessionRecord};
 use tollgate_wire::canonical;
 
+use crate::clock::now_ms;
 use crate::state::AppState;
 
 /// How often untitled quiet sessions are looked for.
@@ -257,12 +258,6 @@ fn clean_title(text: &str) -> Option<String> {
     let capped: String = unquoted.chars().take(MAX_TITLE_CHARS).collect();
     let title = capped.trim_end();
     (!title.is_empty()).then(|| title.to_owned())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

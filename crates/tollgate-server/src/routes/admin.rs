@@ -27,6 +27,7 @@ use tollgate_wire::Dialect;
 
 use super::request_id_of;
 use crate::auth::presented_key;
+use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorKind, Rendered};
 use crate::state::AppState;
 
@@ -186,12 +187,6 @@ fn exchange_filter(p: &Params<'_>) -> Result<ExchangeFilter, Failure> {
         before_id: p.string("before"),
         limit: p.parse("limit", "a whole number")?,
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A page of a list, newest first. `next_before` is the cursor for the next page (pass it as

@@ -15,6 +15,7 @@
 //! missing degrades as documented (thinking dropped and disabled for that turn; an unknown
 //! `previous_response_id` is a 400), never into a provider error.
 
+use crate::clock::now_ms;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -326,12 +327,6 @@ impl Memory {
             }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -110,33 +110,34 @@ struct WireMessage {
     name: Option<String>,
 }
 
+/// A tool call on an assistant message, in a request or a whole response.
 #[derive(Deserialize)]
-struct WireToolCall {
+pub(super) struct WireToolCall {
     #[serde(default)]
-    id: Option<String>,
+    pub(super) id: Option<String>,
     #[serde(rename = "type", default)]
-    kind: Option<String>,
+    pub(super) kind: Option<String>,
     #[serde(default)]
-    function: Option<WireFunctionCall>,
+    pub(super) function: Option<WireFunctionCall>,
     #[serde(default)]
-    custom: Option<WireCustomCall>,
+    pub(super) custom: Option<WireCustomCall>,
 }
 
 #[derive(Deserialize)]
-struct WireFunctionCall {
+pub(super) struct WireFunctionCall {
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     /// A JSON string per the API; some clients send the object itself.
     #[serde(default)]
-    arguments: Option<Value>,
+    pub(super) arguments: Option<Value>,
 }
 
 #[derive(Deserialize)]
-struct WireCustomCall {
+pub(super) struct WireCustomCall {
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     #[serde(default)]
-    input: String,
+    pub(super) input: String,
 }
 
 #[derive(Deserialize)]
@@ -414,7 +415,7 @@ impl Messages {
     }
 }
 
-fn arguments_value(arguments: Option<Value>) -> Value {
+pub(super) fn arguments_value(arguments: Option<Value>) -> Value {
     match arguments {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::String(s)) => parse_arguments(&s),

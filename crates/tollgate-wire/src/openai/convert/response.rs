@@ -9,8 +9,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::args::{parse_arguments, to_arguments};
+use super::args::to_arguments;
 use super::chat_id;
+use super::decode::{WireFunctionCall, WireToolCall, arguments_value};
 use crate::canonical::{
     Block, CUSTOM_INPUT_FIELD, Note, Response, StopReason, TextBlock, ThinkingBlock, ToolUse,
 };
@@ -62,34 +63,6 @@ struct WireMessage {
     function_call: Option<WireFunctionCall>,
 }
 
-#[derive(Deserialize)]
-struct WireToolCall {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    function: Option<WireFunctionCall>,
-    #[serde(default)]
-    custom: Option<WireCustomCall>,
-}
-
-#[derive(Deserialize)]
-struct WireFunctionCall {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    arguments: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct WireCustomCall {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    input: String,
-}
-
 pub(super) fn decode_response(body: &[u8]) -> Result<Response, InvalidBody> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let wire: WireCompletion =
@@ -130,16 +103,14 @@ pub(super) fn decode_response(body: &[u8]) -> Result<Response, InvalidBody> {
             (Some("custom"), _, Some(c)) => {
                 (c.name, serde_json::json!({CUSTOM_INPUT_FIELD: c.input}))
             }
-            (_, Some(f), _) => {
-                (f.name, parse_arguments(f.arguments.as_deref().unwrap_or_default()))
-            }
+            (_, Some(f), _) => (f.name, arguments_value(f.arguments)),
             _ => continue,
         };
         content.push(Block::ToolUse(ToolUse { id, name, input, cache_control: None }));
     }
     if let Some(f) = m.function_call {
         let id = crate::canonical::ids::fallback(&wire.id, usize::MAX);
-        let input = parse_arguments(f.arguments.as_deref().unwrap_or_default());
+        let input = arguments_value(f.arguments);
         content.push(Block::ToolUse(ToolUse { id, name: f.name, input, cache_control: None }));
     }
     let has_tools = content.iter().any(|b| matches!(b, Block::ToolUse(_)));

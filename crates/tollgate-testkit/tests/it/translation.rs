@@ -129,9 +129,10 @@ async fn codex_style_responses_client_on_claude_replays_sealed_reasoning() {
     assert_eq!(output[0]["type"], "reasoning", "{output:?}");
     assert!(output[0]["encrypted_content"].as_str().unwrap().starts_with("tg1."));
     let call = output.iter().find(|o| o["type"] == "function_call").unwrap().clone();
-    // The hosted web_search tool cannot run on Claude: dropped, not sent.
+    // The hosted web_search tool runs on Claude as Anthropic's own web search server tool.
     let first_up = anthropic_upstream(&gw).pop().unwrap();
-    assert!(first_up["tools"].as_array().unwrap().iter().all(|t| t["name"] != "web_search"));
+    let search = first_up["tools"].as_array().unwrap().iter().find(|t| t["name"] == "web_search");
+    assert_eq!(search.unwrap()["type"], "web_search_20250305", "{first_up}");
     assert_eq!(first_up["tools"][1]["name"], "apply_patch");
 
     input.extend(output);

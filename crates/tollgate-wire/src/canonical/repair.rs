@@ -13,6 +13,8 @@ use super::{
     Block, Message, Note, Origin, Request, Role, Target, TextBlock, ThinkingMode, Tool, ToolChoice,
     ToolKind, ToolResult, ids,
 };
+use serde_json::Value;
+
 use crate::Dialect;
 
 /// `max_tokens` when the client sent none and the target names no limit. Anthropic requires the
@@ -31,6 +33,7 @@ pub const MISSING_RESULT: &str = "The result of this tool call is missing from t
 /// The budget is fitted after the history has decided whether thinking stays on, so no budget is
 /// adjusted for thinking that is then disabled.
 pub fn for_anthropic(req: &mut Request, target: &Target, notes: &mut Vec<Note>) {
+    web_search_for_anthropic(&mut req.tools, notes);
     drop_foreign_hosted_tools(&mut req.tools, Dialect::Anthropic, notes);
     dedupe_tools(&mut req.tools, notes);
     fit_tool_choice(req, notes);
@@ -326,6 +329,40 @@ pub fn dedupe_tools(tools: &mut Vec<Tool>, notes: &mut Vec<Note>) {
 
 /// Removes provider-hosted tools defined by another dialect (an OpenAI `web_search` sent to
 /// Anthropic): the target could not run them.
+/// The Responses API's hosted `web_search` (Codex offers it) becomes Anthropic's own server tool,
+/// so Claude searches the web where GPT would: allowed domains and the approximate user location
+/// carry over. Claude's answer comes back to a Responses client as `web_search_call` items.
+pub fn web_search_for_anthropic(tools: &mut [Tool], notes: &mut Vec<Note>) {
+    for t in tools.iter_mut() {
+        let ToolKind::Hosted { dialect: Dialect::OpenAiResponses, value } = &t.kind else {
+            continue;
+        };
+        let kind = value.get("type").and_then(Value::as_str).unwrap_or_default();
+        if !matches!(kind, "web_search" | "web_search_preview") {
+            continue;
+        }
+        let mut tool = serde_json::Map::new();
+        tool.insert("type".into(), Value::from("web_search_20250305"));
+        tool.insert("name".into(), Value::from("web_search"));
+        if let Some(domains) = value.pointer("/filters/allowed_domains").filter(|d| d.is_array()) {
+            tool.insert("allowed_domains".into(), domains.clone());
+        }
+        if let Some(loc) = value.get("user_location").and_then(Value::as_object) {
+            let mut out = serde_json::Map::new();
+            out.insert("type".into(), Value::from("approximate"));
+            for k in ["city", "region", "country", "timezone"] {
+                if let Some(v) = loc.get(k).filter(|v| v.is_string()) {
+                    out.insert(k.into(), v.clone());
+                }
+            }
+            tool.insert("user_location".into(), Value::Object(out));
+        }
+        notes.push(Note::new(format!("hosted {kind} sent as Anthropic's web_search server tool")));
+        t.name = "web_search".into();
+        t.kind = ToolKind::Hosted { dialect: Dialect::Anthropic, value: Value::Object(tool) };
+    }
+}
+
 pub fn drop_foreign_hosted_tools(tools: &mut Vec<Tool>, target: Dialect, notes: &mut Vec<Note>) {
     tools.retain(|t| match &t.kind {
         ToolKind::Hosted { dialect, .. } if *dialect != target => {

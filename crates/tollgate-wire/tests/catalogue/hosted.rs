@@ -106,12 +106,57 @@ fn case_49_server_tools_and_their_blocks_are_stripped_for_other_providers() {
     let (r, _) = for_responses(&req, &gpt());
     assert!(!r.to_string().contains("srvtoolu_") && r.get("tools").is_none());
 
-    // And the other way: a Responses client's hosted search is not sent to Anthropic.
-    let req =
-        from_responses(&json!({"model": "m", "input": "news?", "tools": [{"type": "web_search"}]}));
+    // The other way, a Responses client's other hosted tools are not sent to Anthropic.
+    let req = from_responses(
+        &json!({"model": "m", "input": "x", "tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}),
+    );
     let (a, notes) = for_anthropic(&req, &claude());
     assert!(a.get("tools").is_none());
     assert!(noted(&notes, "cannot run it"));
+}
+
+#[test]
+fn case_49_a_responses_clients_web_search_runs_as_claudes_own_search() {
+    // Codex offers the hosted `web_search`; on Claude it becomes Anthropic's server tool.
+    let req = from_responses(&json!({"model": "m", "input": "news?", "tools": [
+        {"type": "web_search", "filters": {"allowed_domains": ["rust-lang.org"]},
+         "user_location": {"type": "approximate", "country": "FR", "city": "Paris"}}]}));
+    let (a, notes) = for_anthropic(&req, &claude());
+    assert_eq!(
+        a["tools"],
+        json!([{"type": "web_search_20250305", "name": "web_search",
+            "allowed_domains": ["rust-lang.org"],
+            "user_location": {"type": "approximate", "city": "Paris", "country": "FR"}}])
+    );
+    assert!(noted(&notes, "web_search server tool"));
+
+    // Claude's search comes back to the Responses client as a `web_search_call` item, whole and
+    // streamed; the results block has no Responses item.
+    let history = from_anthropic(&web_search_history());
+    let answer = Response {
+        id: "msg_1".into(),
+        model: "claude".into(),
+        content: history.messages[1].content.clone(),
+        stop_reason: Some(StopReason::EndTurn),
+        ..Response::default()
+    };
+    let mut notes = Vec::new();
+    let whole: Value = serde_json::from_slice(&responses::encode_response_with(
+        &answer,
+        &ResponseOptions::default(),
+        &mut notes,
+    ))
+    .unwrap();
+    let types: Vec<&str> =
+        whole["output"].as_array().unwrap().iter().map(|o| o["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["web_search_call", "message"], "{whole}");
+    assert_eq!(whole["output"][0]["action"]["query"], "rust 2024 edition release date");
+    let streamed = encode(
+        responses::codec::Encoder::with_options(ResponseOptions::default()),
+        &build(tollgate_wire::canonical::assemble::events_of(&answer)),
+    );
+    assert!(streamed.contains("\"web_search_call\""), "{streamed}");
+    assert!(!streamed.contains("web_search_tool_result"), "{streamed}");
 }
 
 #[test]

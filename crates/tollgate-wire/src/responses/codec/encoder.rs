@@ -252,13 +252,20 @@ impl Encoder {
                 self.item_added(item.clone(), out);
                 self.item_done(item, out);
             }
-            Block::Opaque(o) => {
-                self.skipping = true;
-                self.notes.push(Note::new(format!(
-                    "a {} block dropped: a Responses client cannot take it",
-                    o.dialect
-                )));
-            }
+            Block::Opaque(o) => match crate::responses::convert::response::foreign_item(o) {
+                Some(item) => {
+                    self.close(out);
+                    self.item_added(item.clone(), out);
+                    self.item_done(item, out);
+                }
+                None => {
+                    self.skipping = true;
+                    self.notes.push(Note::new(format!(
+                        "a {} block dropped: a Responses client cannot take it",
+                        o.dialect
+                    )));
+                }
+            },
             Block::Image(_) | Block::Document(_) | Block::ToolResult(_) => {
                 self.skipping = true;
                 self.notes.push(Note::new("a non-output block in the answer dropped"));

@@ -204,10 +204,17 @@ pub(super) fn encode(resp: &Response, opts: &ResponseOptions, notes: &mut Vec<No
                 flush_thinking(&mut thinking, &mut output);
                 output.push(o.value.clone());
             }
-            Block::Opaque(o) => notes.push(Note::new(format!(
-                "a {} block dropped: a Responses client cannot take it",
-                o.dialect
-            ))),
+            Block::Opaque(o) => match foreign_item(o) {
+                Some(item) => {
+                    flush_text(&mut texts, &mut output);
+                    flush_thinking(&mut thinking, &mut output);
+                    output.push(item);
+                }
+                None => notes.push(Note::new(format!(
+                    "a {} block dropped: a Responses client cannot take it",
+                    o.dialect
+                ))),
+            },
             Block::Image(_) | Block::Document(_) | Block::ToolResult(_) => {
                 notes.push(Note::new("a non-output block in the answer dropped"));
             }
@@ -264,4 +271,26 @@ fn summaries(blocks: &[Block]) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// The Responses item standing for another dialect's block, where there is one: Anthropic's
+/// `server_tool_use` of `web_search` is a `web_search_call` (Claude searched the web where a GPT
+/// model would have). Its results block has no Responses item: Responses shows results only as
+/// annotations, so it is dropped (noted by the caller).
+pub(crate) fn foreign_item(o: &Opaque) -> Option<serde_json::Value> {
+    let v = &o.value;
+    if o.dialect != Dialect::Anthropic
+        || v.get("type").and_then(serde_json::Value::as_str) != Some("server_tool_use")
+        || v.get("name").and_then(serde_json::Value::as_str) != Some("web_search")
+    {
+        return None;
+    }
+    let id = v.get("id").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let query = v.pointer("/input/query").cloned().unwrap_or(serde_json::Value::Null);
+    Some(serde_json::json!({
+        "type": "web_search_call",
+        "id": format!("ws_{id}"),
+        "status": "completed",
+        "action": {"type": "search", "query": query},
+    }))
 }

@@ -275,7 +275,9 @@ fn a_request_from_another_dialect_is_written_for_anthropic_with_notes() {
         body["tools"][1]["input_schema"],
         json!({"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]})
     );
-    assert_eq!(body["tools"].as_array().unwrap().len(), 2);
+    // The Responses client's hosted web_search runs as Anthropic's own search server tool.
+    assert_eq!(body["tools"].as_array().unwrap().len(), 3);
+    assert_eq!(body["tools"][2], json!({"type": "web_search_20250305", "name": "web_search"}));
 }
 
 #[test]

@@ -304,12 +304,14 @@ fn for_anthropic_repairs_a_chat_completions_history() {
         tools: vec![
             function("bash"),
             function("bash"),
+            // A hosted tool Anthropic has no counterpart for (web_search has one: see
+            // catalogue case 49).
             Tool {
-                name: "web_search".into(),
+                name: "file_search".into(),
                 description: None,
                 kind: ToolKind::Hosted {
                     dialect: Dialect::OpenAiResponses,
-                    value: json!({"type": "web_search"}),
+                    value: json!({"type": "file_search", "vector_store_ids": ["vs_1"]}),
                 },
                 cache_control: None,
             },
@@ -348,7 +350,7 @@ fn for_anthropic_repairs_a_chat_completions_history() {
         "without a result given an error result",
         "without a matching call",
         "duplicate tool bash dropped",
-        "hosted tool web_search dropped",
+        "hosted tool file_search dropped",
         "max_tokens 1000000 capped at the model's limit 64000",
         "temperature 1.5 capped at 1",
     ] {

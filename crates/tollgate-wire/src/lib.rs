@@ -16,6 +16,7 @@
 //!   (validated envelopes over the raw body), `stream.rs` (a meter that reads usage and terminal
 //!   state beside a forwarded stream), `response.rs` (the same for whole responses) and
 //!   `error.rs` (the dialect's error body and stream error event).
+//! - [`codecs`]: each dialect's stream decoder and encoder, picked by dialect.
 //! - [`usage`]: token usage in one shape, with each dialect's meaning of "input tokens" noted.
 //! - [`estimate`]: a conservative local input-token estimate for `count_tokens`.
 //! - [`splice`]: rewriting one JSON value inside a raw body without re-serialising the rest.
@@ -28,6 +29,7 @@
 pub mod anthropic;
 pub mod canonical;
 pub mod client;
+pub mod codecs;
 pub mod dialect;
 pub mod estimate;
 pub mod gemini;

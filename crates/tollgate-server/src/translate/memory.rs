@@ -169,14 +169,6 @@ impl Memory {
         for m in &mut req.messages {
             for b in &mut m.content {
                 if let Block::Thinking(t) = b
-                    && let Some(origin) =
-                        t.signature.as_deref().and_then(canonical::unsigned_origin)
-                {
-                    t.signature = None;
-                    t.origin = Some(origin);
-                    continue;
-                }
-                if let Block::Thinking(t) = b
                     && t.origin.is_none()
                     && let Some(sig) = &t.signature
                     && let Some(origin) = sigs.get(sig)

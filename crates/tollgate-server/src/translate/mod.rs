@@ -13,7 +13,7 @@ pub mod memory;
 pub mod relay;
 
 use bytes::Bytes;
-use tollgate_wire::canonical::{self, Note, Request, Response, StreamDecoder, StreamEncoder};
+use tollgate_wire::canonical::{self, Note, Request, Response, StreamEncoder};
 use tollgate_wire::sse::SseFrame;
 use tollgate_wire::{Dialect, InvalidBody, anthropic, gemini, ollama, openai, responses};
 
@@ -52,25 +52,7 @@ pub fn decode_response(dialect: Dialect, body: &[u8]) -> Result<Response, Invali
     }
 }
 
-pub fn decoder(dialect: Dialect) -> Box<dyn StreamDecoder> {
-    match dialect {
-        Dialect::Anthropic => Box::new(anthropic::codec::Decoder::new()),
-        Dialect::OpenAiChat => Box::new(openai::codec::Decoder::new()),
-        Dialect::OpenAiResponses => Box::new(responses::codec::Decoder::new()),
-        Dialect::Gemini => Box::new(gemini::codec::Decoder::new()),
-        Dialect::Ollama => Box::new(ollama::codec::Decoder::new()),
-    }
-}
-
-pub fn encoder(dialect: Dialect) -> Box<dyn StreamEncoder> {
-    match dialect {
-        Dialect::Anthropic => Box::new(anthropic::codec::Encoder::new()),
-        Dialect::OpenAiChat => Box::new(openai::codec::Encoder::new()),
-        Dialect::OpenAiResponses => Box::new(responses::codec::Encoder::new()),
-        Dialect::Gemini => Box::new(gemini::codec::Encoder::new()),
-        Dialect::Ollama => Box::new(ollama::codec::Encoder::new()),
-    }
-}
+pub use tollgate_wire::codecs::{decoder, encoder};
 
 /// The whole-response JSON of a recorded stream in a dialect without its own assembler: the
 /// stream decoded and assembled through the canonical model, then written in that dialect.
@@ -84,15 +66,7 @@ pub fn reconstruct(dialect: Dialect, frames: &[SseFrame]) -> Option<Bytes> {
     let mut asm = canonical::assemble::Assembler::new();
     events.iter().for_each(|e| asm.push(e));
     let resp = asm.finish().ok()?;
-    let mut notes = Vec::new();
-    let body = match dialect {
-        Dialect::OpenAiResponses => responses::convert::encode_response(&resp, &mut notes),
-        Dialect::Gemini => gemini::convert::encode_response(&resp, &mut notes),
-        Dialect::Ollama => ollama::convert::encode_response(&resp, &mut notes),
-        Dialect::Anthropic => anthropic::convert::encode_response(&resp, &mut notes),
-        Dialect::OpenAiChat => openai::convert::encode_response(&resp, &mut notes),
-    };
-    Some(Bytes::from(body))
+    Some(Bytes::from(client_response(dialect, &resp, &ClientContext::default())))
 }
 
 /// A Responses-API `error` event for a stream that already started.

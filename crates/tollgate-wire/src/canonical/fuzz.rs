@@ -3,20 +3,11 @@
 //! invariants. Shared by the `cargo fuzz` targets (`fuzz/`) and the bounded run in the test suite
 //! (`tests/fuzz_smoke.rs`), so both exercise exactly the same path.
 
-use super::{StreamBuilder, StreamDecoder, validate};
+use super::{StreamBuilder, validate};
 use crate::Dialect;
 use crate::sse::{SseDecoder, SseFrame};
 
-/// A fresh stream decoder for `dialect`.
-pub fn decoder(dialect: Dialect) -> Box<dyn StreamDecoder> {
-    match dialect {
-        Dialect::Anthropic => Box::new(crate::anthropic::codec::Decoder::new()),
-        Dialect::OpenAiChat => Box::new(crate::openai::codec::Decoder::new()),
-        Dialect::OpenAiResponses => Box::new(crate::responses::codec::Decoder::new()),
-        Dialect::Gemini => Box::new(crate::gemini::codec::Decoder::new()),
-        Dialect::Ollama => Box::new(crate::ollama::codec::Decoder::new()),
-    }
-}
+pub use crate::codecs::decoder;
 
 /// Feeds `data` cut at `cuts` (byte offsets, any order, out-of-range ignored) through the SSE
 /// decoder (or, for Ollama, a line splitter), the dialect's decoder and the stream builder.

@@ -42,8 +42,6 @@ const BETA_FIELDS: &[&str] =
 
 /// Used when the source dialect left `max_tokens` out, which Anthropic requires.
 pub(crate) const DEFAULT_MAX_TOKENS: u64 = 8192;
-/// Anthropic's smallest thinking budget.
-const MIN_BUDGET: u64 = 1024;
 
 #[derive(Deserialize)]
 struct WMessage {
@@ -361,18 +359,8 @@ pub(super) fn encode(req: &Request, target: &Target, notes: &mut Vec<Note>) -> V
     repair::for_anthropic(&mut req, target, notes);
     let same_dialect = req.extra.dialect == Some(Dialect::Anthropic);
 
-    let mut max_tokens = req.max_tokens.unwrap_or_else(|| {
-        let default = target.quirks.max_output_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
-        note(notes, format!("max_tokens set to {default}: Anthropic requires it"));
-        default
-    });
-    if let Some(cap) = target.quirks.max_output_tokens
-        && max_tokens > cap
-    {
-        note(notes, format!("max_tokens {max_tokens} capped at the model's {cap}"));
-        max_tokens = cap;
-    }
-
+    // Repair has set and capped it; the default only guards a caller that skipped repair.
+    let max_tokens = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     let mut extra_fields = if same_dialect { req.extra.fields.clone() } else { Map::new() };
     if !same_dialect && !req.extra.fields.is_empty() {
         let keys: Vec<&str> = req.extra.fields.keys().map(String::as_str).collect();
@@ -397,9 +385,8 @@ pub(super) fn encode(req: &Request, target: &Target, notes: &mut Vec<Note>) -> V
         metadata.insert("user_id".into(), Value::String(user.clone()));
     }
 
-    let thinking = thinking(&req, &mut max_tokens, &mut output_config, same_dialect, notes);
-    let thinking_on = thinking.as_ref().is_some_and(|t| t.kind != "disabled");
-    let (temperature, top_p, top_k) = sampling(&req, target, thinking_on, notes);
+    let thinking = thinking(&req, &mut output_config, same_dialect, notes);
+    let (temperature, top_p, top_k) = sampling(&req, target, notes);
     if let Some(format) = &req.response_format {
         match format {
             ResponseFormat::JsonSchema { schema, .. } => {
@@ -420,7 +407,7 @@ pub(super) fn encode(req: &Request, target: &Target, notes: &mut Vec<Note>) -> V
         system: system(&req.system, notes),
         messages: messages(&req.messages, notes),
         tools: tools(&req.tools, same_dialect, notes),
-        tool_choice: tool_choice(&req, thinking_on, notes),
+        tool_choice: tool_choice(&req, notes),
         thinking,
         output_config,
         stop_sequences: &req.stop_sequences,
@@ -539,11 +526,7 @@ fn custom_schema() -> Value {
     Value::Object(schema)
 }
 
-fn tool_choice<'a>(
-    req: &'a Request,
-    thinking_on: bool,
-    notes: &mut Vec<Note>,
-) -> Option<OutToolChoice<'a>> {
+fn tool_choice<'a>(req: &'a Request, notes: &mut Vec<Note>) -> Option<OutToolChoice<'a>> {
     if req.tools.is_empty() {
         if matches!(req.tool_choice, Some(ToolChoice::Any | ToolChoice::Tool(_))) {
             note(notes, "tool_choice dropped: the request has no tools");
@@ -552,10 +535,6 @@ fn tool_choice<'a>(
     }
     let disable = req.parallel_tool_calls.map(|parallel| !parallel);
     let (kind, name) = match &req.tool_choice {
-        Some(ToolChoice::Any | ToolChoice::Tool(_)) if thinking_on => {
-            note(notes, "forced tool_choice relaxed to auto: Anthropic forbids it with thinking");
-            ("auto", None)
-        }
         Some(ToolChoice::Any) => ("any", None),
         Some(ToolChoice::Tool(name)) => ("tool", Some(name.as_str())),
         // `none` takes no other field.
@@ -568,11 +547,10 @@ fn tool_choice<'a>(
     Some(OutToolChoice { kind, name, disable_parallel_tool_use: disable })
 }
 
-/// The thinking config, with the budget kept below `max_tokens` and effort written where the
+/// The thinking config (its budget already fitted by repair), with effort written where the
 /// model takes it.
 fn thinking<'a>(
     req: &'a Request,
-    max_tokens: &mut u64,
     output_config: &mut Map<String, Value>,
     same_dialect: bool,
     notes: &mut Vec<Note>,
@@ -580,17 +558,9 @@ fn thinking<'a>(
     let thinking = req.thinking.as_ref()?;
     let display = thinking.display.as_deref();
     let out = match thinking.mode {
+        // Repair keeps the budget within Anthropic's rules (at least 1,024, below max_tokens).
         ThinkingMode::Enabled { budget_tokens } => {
-            let mut budget = budget_tokens.max(MIN_BUDGET);
-            if budget >= *max_tokens {
-                if *max_tokens <= MIN_BUDGET {
-                    note(notes, "thinking dropped: max_tokens leaves no room for a budget");
-                    return None;
-                }
-                note(notes, "thinking budget lowered below max_tokens");
-                budget = *max_tokens - 1;
-            }
-            OutThinking { kind: "enabled", budget_tokens: Some(budget), display }
+            OutThinking { kind: "enabled", budget_tokens: Some(budget_tokens), display }
         }
         ThinkingMode::Adaptive => OutThinking { kind: "adaptive", budget_tokens: None, display },
         ThinkingMode::Disabled => {
@@ -609,40 +579,16 @@ fn thinking<'a>(
     Some(out)
 }
 
-/// Sampling within Anthropic's limits: temperature 0..=1, and none of temperature, top_k or a
-/// low top_p next to thinking.
+/// Sampling for Anthropic. Repair has already clamped temperature and dropped what thinking
+/// forbids; a model that takes no sampling parameters at all loses them here.
 fn sampling(
     req: &Request,
     target: &Target,
-    thinking_on: bool,
     notes: &mut Vec<Note>,
 ) -> (Option<f64>, Option<f64>, Option<u64>) {
-    let mut temperature = req.temperature;
-    let mut top_p = req.top_p;
-    let mut top_k = req.top_k;
-    if target.quirks.no_sampling && (temperature.is_some() || top_p.is_some()) {
+    if target.quirks.no_sampling && (req.temperature.is_some() || req.top_p.is_some()) {
         note(notes, "temperature and top_p dropped: the model rejects them");
-        temperature = None;
-        top_p = None;
+        return (None, None, req.top_k);
     }
-    if let Some(t) = temperature
-        && !(0.0..=1.0).contains(&t)
-    {
-        note(notes, format!("temperature {t} clamped to Anthropic's 0..1"));
-        temperature = Some(t.clamp(0.0, 1.0));
-    }
-    if thinking_on {
-        if temperature.is_some_and(|t| t != 1.0) {
-            note(notes, "temperature dropped: Anthropic forbids changing it with thinking");
-            temperature = None;
-        }
-        if top_k.take().is_some() {
-            note(notes, "top_k dropped: Anthropic forbids it with thinking");
-        }
-        if top_p.is_some_and(|p| p < 0.95) {
-            note(notes, "top_p dropped: Anthropic only takes 0.95..1 with thinking");
-            top_p = None;
-        }
-    }
-    (temperature, top_p, top_k)
+    (req.temperature, req.top_p, req.top_k)
 }

@@ -15,7 +15,12 @@
 //! At steps 3 and 4, providers that speak the client's dialect come first, so a Claude model
 //! requested by an Anthropic client goes to a provider where bytes can pass through.
 
+pub mod balance;
+pub mod classify;
+pub mod features;
+pub mod health;
 pub mod prices;
+pub mod retry;
 
 use std::collections::BTreeMap;
 use std::fmt;

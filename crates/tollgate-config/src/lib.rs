@@ -19,6 +19,7 @@
 pub mod env;
 pub mod presets;
 pub mod raw;
+pub mod routing;
 pub mod template;
 pub mod units;
 pub mod validate;
@@ -219,6 +220,11 @@ pub struct ProviderConfig {
     pub quirks: Option<tollgate_wire::canonical::Quirks>,
     /// Where it was enabled from (a file section or an environment variable).
     pub origin: Origin,
+    /// A local runtime (the preset's default unless configured).
+    pub local: bool,
+    /// GPU memory limit in bytes and the pressure ratio, for local runtimes.
+    pub gpu_memory: Option<u64>,
+    pub gpu_pressure: f64,
 }
 
 impl ProviderConfig {
@@ -249,8 +255,8 @@ pub struct Config {
     pub master_key: Option<Secret>,
     pub keys: Vec<KeyConfig>,
     pub providers: Vec<ProviderConfig>,
-    /// Alias name -> target (`provider:model`).
-    pub aliases: BTreeMap<String, String>,
+    /// Aliases, automatic routing, retries, breakers, the model catalog's overrides.
+    pub routing: routing::RoutingConfig,
     /// The file this was loaded from, if any.
     pub file: Option<PathBuf>,
     /// Problems that do not stop the gateway (an unrelated `TOLLGATE_*` variable), to show.

@@ -26,8 +26,13 @@ pub struct RawConfig {
     pub history: RawHistory,
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
+    /// Name (or `*` pattern) -> `provider:model`, a list of them, or `{ targets, strategy }`.
     #[serde(default)]
-    pub aliases: BTreeMap<String, String>,
+    pub aliases: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub routing: crate::routing::RawRouting,
+    #[serde(default)]
+    pub models: BTreeMap<String, crate::routing::RawModel>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,4 +130,12 @@ pub struct RawProvider {
     /// Request transforms for this provider, replacing the built-in per-model table
     /// (`tollgate_providers::quirks`) for every model it serves.
     pub quirks: Option<tollgate_wire::canonical::Quirks>,
+    /// Treat as a local runtime (free, private; eligible for local-only requests). Defaults to
+    /// the preset's.
+    pub local: Option<bool>,
+    /// For local runtimes: the GPU memory the runtime may use (`24GiB`); with `gpu_pressure`,
+    /// when the models it has loaded use more than that share, models not loaded are not chosen.
+    pub gpu_memory: Option<String>,
+    /// Share of `gpu_memory` (0 to 1) above which the runtime is under pressure (default 0.9).
+    pub gpu_pressure: Option<f64>,
 }

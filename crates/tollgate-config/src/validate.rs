@@ -224,27 +224,13 @@ pub fn validate(
     history.title_model =
         title_model.and_then(|(t, o)| parse_title_model(&mut cx, o, &t, &providers));
 
-    for (alias, target) in &raw.aliases {
-        let path = format!("aliases.{alias}");
-        if alias.contains(':') {
-            cx.err(file.clone(), &path, "alias names must not contain `:`");
-        }
-        match target.split_once(':') {
-            None => {
-                cx.err(file.clone(), &path, format!("target `{target}` must be `provider:model`"))
-            }
-            Some((p, m)) => {
-                if m.is_empty() {
-                    cx.err(file.clone(), &path, format!("target `{target}` names no model"));
-                } else if !providers.iter().any(|c| c.name == p) {
-                    let hint = match presets::find(p).and_then(|pr| pr.key_env) {
-                        Some(var) => format!(" (set {var} or add a [providers.{p}] section)"),
-                        None => format!(" (add a [providers.{p}] section)"),
-                    };
-                    cx.err(file.clone(), &path, format!("provider `{p}` is not enabled{hint}"));
-                }
-            }
-        }
+    let check = |target: &str| -> Result<(), String> { check_target(target, &providers) };
+    let mut routing_errors = Vec::new();
+    let aliases = crate::routing::aliases(&raw.aliases, &check, &mut routing_errors);
+    let routing =
+        crate::routing::routing(raw.routing, raw.models, aliases, &check, &mut routing_errors);
+    for (path, message) in routing_errors {
+        cx.err(file.clone(), &path, message);
     }
 
     if cx.errors.is_empty() {
@@ -263,7 +249,7 @@ pub fn validate(
             master_key,
             keys,
             providers,
-            aliases: raw.aliases,
+            routing,
             file: match file {
                 Origin::File(p) => Some(p),
                 _ => None,
@@ -489,6 +475,25 @@ fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<Provid
             headers: rp.headers.clone(),
             quirks: rp.quirks.clone(),
             origin: cx.file.clone(),
+            local: rp.local.unwrap_or(preset.local),
+            gpu_memory: rp.gpu_memory.as_deref().and_then(|v| {
+                crate::units::parse_size(v)
+                    .map(|n| n as u64)
+                    .map_err(|e| cx.err(cx.file.clone(), &format!("{path}.gpu_memory"), e))
+                    .ok()
+            }),
+            gpu_pressure: match rp.gpu_pressure {
+                Some(r) if (0.0..=1.0).contains(&r) => r,
+                Some(_) => {
+                    cx.err(
+                        cx.file.clone(),
+                        &format!("{path}.gpu_pressure"),
+                        "must be between 0 and 1",
+                    );
+                    0.9
+                }
+                None => 0.9,
+            },
         });
     }
 
@@ -524,9 +529,34 @@ fn providers(cx: &mut Ctx<'_>, raw: BTreeMap<String, RawProvider>) -> Vec<Provid
             headers: BTreeMap::new(),
             quirks: None,
             origin: Origin::Env(trigger),
+            local: preset.local,
+            gpu_memory: None,
+            gpu_pressure: 0.9,
         });
     }
     out
+}
+
+/// A routing target: `auto`, or `provider:model` with an enabled provider.
+fn check_target(target: &str, providers: &[ProviderConfig]) -> Result<(), String> {
+    if target == "auto" {
+        return Ok(());
+    }
+    let Some((p, m)) = target.split_once(':') else {
+        return Err(format!("target `{target}` must be `provider:model` or `auto`"));
+    };
+    if m.is_empty() {
+        return Err(format!("target `{target}` names no model"));
+    }
+    if providers.iter().any(|c| c.name == p) {
+        return Ok(());
+    }
+    Err(match presets::find(p).and_then(|pr| pr.key_env) {
+        Some(var) => {
+            format!("provider `{p}` is not enabled (set {var} or add a [providers.{p}] section)")
+        }
+        None => format!("provider `{p}` is not enabled (add a [providers.{p}] section)"),
+    })
 }
 
 fn check_env_names(cx: &mut Ctx<'_>, providers: &[ProviderConfig]) {
@@ -693,7 +723,7 @@ mod tests {
         assert_eq!(local.base_url, "http://127.0.0.1:8001/v1");
         let openai = c.providers.iter().find(|p| p.name == "openai").unwrap();
         assert_eq!(openai.api_key.as_ref().unwrap().expose(), "k1");
-        assert_eq!(c.aliases["q"], "local:qwen");
+        assert_eq!(c.routing.aliases["q"].deployments[0].target, "local:qwen");
     }
 
     #[test]

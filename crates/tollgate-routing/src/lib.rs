@@ -19,6 +19,8 @@ pub mod balance;
 pub mod classify;
 pub mod features;
 pub mod health;
+pub mod models;
+pub mod plan;
 pub mod prices;
 pub mod retry;
 
@@ -26,7 +28,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// What routing knows about one provider.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ProviderEntry {
     pub name: String,
     /// The dialects the provider speaks natively (its own first), as opaque tags compared with
@@ -38,13 +40,20 @@ pub struct ProviderEntry {
     pub discovered: Vec<String>,
     /// `*` patterns from the preset.
     pub patterns: Vec<String>,
+    /// A local runtime (Ollama, vLLM, llama.cpp): its models are free and private.
+    pub local: bool,
+    /// What the last probe found: `None` before the first.
+    pub up: Option<bool>,
+    /// For local runtimes: what is loaded, and memory pressure.
+    pub status: plan::LocalStatus,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     pub providers: Vec<ProviderEntry>,
-    /// Alias -> `provider:model`.
-    pub aliases: BTreeMap<String, String>,
+    /// Alias (or `*` pattern) -> deployments.
+    pub aliases: BTreeMap<String, plan::AliasTarget>,
+    pub settings: plan::Settings,
 }
 
 /// Why a target was chosen; logged on every request and sent as `x-tollgate-route`.
@@ -55,6 +64,8 @@ pub enum Reason {
     Listed,
     Discovered,
     Pattern(String),
+    /// Automatic routing, with the short reason.
+    Auto(String),
 }
 
 impl fmt::Display for Reason {
@@ -65,6 +76,7 @@ impl fmt::Display for Reason {
             Self::Listed => f.write_str("model listed in config"),
             Self::Discovered => f.write_str("model listed by provider"),
             Self::Pattern(p) => write!(f, "preset pattern {p}"),
+            Self::Auto(why) => write!(f, "auto: {why}"),
         }
     }
 }
@@ -88,6 +100,8 @@ pub enum ResolveError {
     UnknownModel { model: String, known: Vec<String> },
     #[error("alias `{alias}` points at `{target}`, whose provider is not enabled")]
     BrokenAlias { alias: String, target: String },
+    #[error("no model can serve `{model}`: {why}")]
+    NotEligible { model: String, why: String },
 }
 
 fn hint(known: &[String]) -> String {
@@ -127,12 +141,13 @@ impl Catalog {
         if let Some(t) = self.explicit(requested) {
             return Ok(Target { reason: Reason::Explicit, ..t });
         }
-        if let Some(target) = self.aliases.get(requested) {
+        if let Some(alias) = self.alias(requested) {
+            let target = alias.deployments.first().map(|d| d.target.as_str()).unwrap_or_default();
             return match self.explicit(target) {
                 Some(t) => Ok(Target { reason: Reason::Alias(requested.to_owned()), ..t }),
                 None => Err(ResolveError::BrokenAlias {
                     alias: requested.to_owned(),
-                    target: target.clone(),
+                    target: target.to_owned(),
                 }),
             };
         }
@@ -174,7 +189,7 @@ impl Catalog {
         })
     }
 
-    fn explicit(&self, requested: &str) -> Option<Target> {
+    pub(crate) fn explicit(&self, requested: &str) -> Option<Target> {
         let (provider, model) = requested.split_once(':')?;
         let i = self.provider_index(provider)?;
         (!model.is_empty()).then(|| Target {
@@ -190,7 +205,11 @@ impl Catalog {
         let mut out: Vec<(String, String)> = self
             .aliases
             .iter()
-            .map(|(a, t)| (a.clone(), t.split(':').next().unwrap_or_default().to_owned()))
+            .filter(|(a, _)| !a.contains('*'))
+            .map(|(a, t)| {
+                let first = t.deployments.first().map(|d| d.target.as_str()).unwrap_or_default();
+                (a.clone(), first.split(':').next().unwrap_or_default().to_owned())
+            })
             .collect();
         for p in &self.providers {
             for m in p.models.iter().chain(&p.discovered) {
@@ -216,6 +235,7 @@ mod tests {
                 models: models.iter().map(|s| (*s).into()).collect(),
                 discovered: vec![],
                 patterns: patterns.iter().map(|s| (*s).into()).collect(),
+                ..Default::default()
             };
         Catalog {
             providers: vec![
@@ -225,11 +245,12 @@ mod tests {
                 p("ollama", "openai-chat", &[], &[]),
             ],
             aliases: [
-                ("fast".to_owned(), "openai:gpt-4o-mini".to_owned()),
-                ("gone".to_owned(), "nope:x".to_owned()),
+                ("fast".to_owned(), plan::AliasTarget::single("openai:gpt-4o-mini")),
+                ("gone".to_owned(), plan::AliasTarget::single("nope:x")),
             ]
             .into_iter()
             .collect(),
+            settings: Default::default(),
         }
     }
 
@@ -263,7 +284,7 @@ mod tests {
             dialects: vec!["anthropic"],
             models: vec![],
             discovered: vec!["shared".into()],
-            patterns: vec![],
+            ..Default::default()
         });
         c.providers[3].discovered.push("shared".into());
         assert_eq!(c.resolve("shared", "anthropic").unwrap().provider, 4);
@@ -278,7 +299,7 @@ mod tests {
             dialects: vec!["openai-responses"],
             models: vec![],
             discovered: vec!["gpt-4o".into()],
-            patterns: vec![],
+            ..Default::default()
         });
         c.providers[2].discovered.push("gpt-4o".into());
         assert_eq!(c.resolve("gpt-4o", "anthropic").unwrap().provider, 2, "openai owns gpt-*");

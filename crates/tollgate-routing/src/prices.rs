@@ -4,12 +4,12 @@
 //! after dropping the vendor and turning `.` into `-`.
 //!
 //! Costs are computed in millionths of a dollar with integer arithmetic, so sums are exact.
-//! Prices as published by Anthropic and OpenAI in late 2025; the routing catalog will make them
-//! configurable.
+//! Prices as published by Anthropic, OpenAI and Google in late 2025 (Gemini at its up-to-200K-token
+//! rate); `[models."NAME"]` in the config overrides them (see [`crate::models`]).
 
 /// Per-million-token prices in micro-dollars (1 USD = 1,000,000), so `tokens * price / 1e6`
 /// stays in integers: a price of $3.00/M is 3_000_000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Price {
     pub input: u64,
     pub output: u64,
@@ -49,31 +49,37 @@ pub static PRICES: &[(&str, Price)] = &[
     ("o3", usd(2.0, 8.0, 0.0, 0.50)),
     ("o3-mini", usd(1.10, 4.40, 0.0, 0.55)),
     ("o4-mini", usd(1.10, 4.40, 0.0, 0.275)),
+    ("gemini-2.5-pro", usd(1.25, 10.0, 0.0, 0.125)),
+    ("gemini-2.5-flash", usd(0.30, 2.50, 0.0, 0.03)),
+    ("gemini-2.5-flash-lite", usd(0.10, 0.40, 0.0, 0.01)),
     ("deepseek-chat", usd(0.28, 0.42, 0.0, 0.028)),
     ("deepseek-reasoner", usd(0.28, 0.42, 0.0, 0.028)),
 ];
 
 /// The price for `model`, if known.
 pub fn price_of(model: &str) -> Option<Price> {
-    let name = model.rsplit('/').next().unwrap_or(model);
-    let normalised;
-    let name = if model.contains('/') {
-        normalised = name.replace('.', "-");
-        normalised.as_str()
-    } else {
-        name
-    };
+    let name = normalise(model);
     PRICES
         .iter()
-        .filter(|(prefix, _)| name.starts_with(prefix) && boundary(name, prefix.len()))
+        .filter(|(prefix, _)| prefix_matches(&name, prefix))
         .max_by_key(|(prefix, _)| prefix.len())
         .map(|(_, p)| *p)
 }
 
-/// A prefix matches a whole name segment: `gpt-4o` matches `gpt-4o-2024-08-06` but `o3` must not
-/// match `o3x`.
-fn boundary(name: &str, at: usize) -> bool {
-    matches!(name.as_bytes().get(at), None | Some(b'-' | b'.' | b':' | b'@'))
+/// A model name as the tables spell it: a vendor prefix (`anthropic/claude-haiku-4.5`, as
+/// OpenRouter writes it) dropped, and its `.` turned into `-`.
+pub(crate) fn normalise(model: &str) -> std::borrow::Cow<'_, str> {
+    match model.rsplit_once('/') {
+        Some((_, name)) => std::borrow::Cow::Owned(name.replace('.', "-")),
+        None => std::borrow::Cow::Borrowed(model),
+    }
+}
+
+/// `prefix` matches `name` up to a segment boundary: `gpt-4o` matches `gpt-4o-2024-08-06` but
+/// `o3` must not match `o3x`.
+pub(crate) fn prefix_matches(name: &str, prefix: &str) -> bool {
+    name.starts_with(prefix)
+        && matches!(name.as_bytes().get(prefix.len()), None | Some(b'-' | b'.' | b':' | b'@'))
 }
 
 /// Cost in micro-dollars. Token counts follow Anthropic's meaning: `input` excludes cached

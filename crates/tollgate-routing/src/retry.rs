@@ -24,7 +24,12 @@ impl RetryConfig {
     /// How long to wait before retry number `attempt` (1 for the first retry), given a random
     /// `u64` for the jitter and the upstream's `retry-after` if it sent one. `None`: do not retry
     /// on this deployment (out of retries, or `retry-after` longer than `max`).
-    pub fn backoff(&self, attempt: u32, random: u64, retry_after: Option<Duration>) -> Option<Duration> {
+    pub fn backoff(
+        &self,
+        attempt: u32,
+        random: u64,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
         let _ = (attempt, random, retry_after);
         None
     }

@@ -59,9 +59,13 @@ impl Gateway {
                     models: p.models.clone(),
                     discovered: Vec::new(),
                     patterns: p.preset.model_patterns.iter().map(|s| (*s).to_owned()).collect(),
+                    local: p.local,
+                    up: None,
+                    status: Default::default(),
                 })
                 .collect(),
-            aliases: config.aliases.clone(),
+            aliases: config.routing.aliases.clone(),
+            settings: config.routing.settings.clone(),
         };
         let client = UpstreamClient::new(&config.timeouts)?;
         let keys = KeyRing::new(config.master_key.as_ref(), &config.keys);

@@ -134,8 +134,19 @@ fn summary(c: &Config) -> String {
             p.origin
         ));
     }
-    for (a, t) in &c.aliases {
-        out.push_str(&format!("  alias {a} -> {t}\n"));
+    for (a, t) in &c.routing.aliases {
+        let targets: Vec<String> = t
+            .deployments
+            .iter()
+            .map(|d| if d.weight == 1 { d.target.clone() } else { format!("{} (weight {})", d.target, d.weight) })
+            .collect();
+        out.push_str(&format!("  alias {a} -> {}\n", targets.join(", ")));
+    }
+    for r in &c.routing.settings.rules {
+        out.push_str(&format!("  rule {}\n", r.name));
+    }
+    for e in &c.routing.settings.experiments {
+        out.push_str(&format!("  experiment {} ({} arms)\n", e.name, e.arms.len()));
     }
     out
 }

@@ -1,8 +1,6 @@
 //! Routing fixtures: every `fixtures/features/*.json` is `{name, dialect, body, expect}`; the
 //! fields present in `expect` are asserted against [`Features::extract`] and [`classify`].
 
-#![expect(clippy::unwrap_used, reason = "a test file")]
-
 use std::path::Path;
 
 use serde_json::Value;

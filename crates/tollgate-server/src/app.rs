@@ -78,6 +78,7 @@ impl Gateway {
         })?;
         let (recorder, writer) = Recorder::spawn(store.clone(), journal, resume, metrics.clone());
         let health = providers.iter().map(|_| RwLock::new(ProviderHealth::Unknown)).collect();
+        let config_routing = config.routing.clone();
         let state = Arc::new(AppState {
             config,
             providers,
@@ -91,8 +92,10 @@ impl Gateway {
             metrics,
             titles: crate::titles::Backoff::default(),
             translation: crate::translate::memory::Memory::new(&seal_secret),
+            router: crate::routing::Router::new(&config_routing),
         });
         let mut background = discovery::spawn(state.clone());
+        background.push(crate::routing::spawn_seed(state.clone()));
         background.extend(crate::retention::spawn(state.clone()));
         background.extend(crate::titles::spawn(state.clone()));
         Ok(Self { state, writer, background })

@@ -43,8 +43,24 @@ impl Outcome {
     }
 }
 
+/// What routing needs to hear when the exchange ends.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTrack {
+    /// The request's category, when it was classified (automatic routing).
+    pub category: Option<tollgate_routing::classify::Category>,
+    /// The agent session, when it is kept on its deployment.
+    pub session: Option<String>,
+    /// The deployment serving the response (admitted by its breaker), once one does.
+    pub deployment: Option<String>,
+}
+
 pub struct Exchange {
     state: Arc<AppState>,
+    /// Routing's bookkeeping, settled in [`Exchange::finish`].
+    pub route: Option<RouteTrack>,
+    /// (provider, upstream model, route reason) of the deployment tried last, for the
+    /// `x-tollgate-*` headers.
+    pub routed: Option<(String, String, String)>,
     started: Instant,
     pub record: ExchangeRecord,
     /// Whether the exchange goes to the history (unauthenticated requests do not).
@@ -68,6 +84,8 @@ impl Exchange {
             .unwrap_or_default();
         Self {
             state,
+            route: None,
+            routed: None,
             started: Instant::now(),
             record: ExchangeRecord {
                 id: uuid::Uuid::now_v7().to_string(),
@@ -88,6 +106,8 @@ impl Exchange {
     pub fn hand_off(&mut self) -> Exchange {
         let moved = Exchange {
             state: self.state.clone(),
+            route: self.route.take(),
+            routed: self.routed.clone(),
             started: self.started,
             record: std::mem::take(&mut self.record),
             recorded: self.recorded,
@@ -166,10 +186,45 @@ impl Exchange {
             "request"
         );
         self.state.metrics.observe_exchange(&self.record, elapsed);
+        if let Some(route) = self.route.take() {
+            self.settle_route(route, outcome);
+        }
         if self.recorded {
             let mut record = std::mem::take(&mut self.record);
             mask_bodies(&mut record);
             self.state.recorder.record(record);
+        }
+    }
+}
+
+impl Exchange {
+    /// Tells routing how the serving deployment did: its breaker and load, the measured success
+    /// of the request's category on it, and the session's deployment.
+    fn settle_route(&self, route: RouteTrack, outcome: Outcome) {
+        let Some(deployment) = route.deployment else { return };
+        let router = &self.state.router;
+        // A client that hangs up is not the deployment's fault.
+        let transport_ok = matches!(outcome, Outcome::Ok | Outcome::ClientClosed | Outcome::Shutdown);
+        let ttfb = self.record.ttfb_ms.map(|ms| std::time::Duration::from_millis(ms as u64));
+        router.finished(&deployment, transport_ok, ttfb);
+        if let Some(category) = route.category
+            && !matches!(outcome, Outcome::ClientClosed | Outcome::Shutdown)
+        {
+            let (ok, why) = crate::routing::judge(
+                outcome == Outcome::Ok,
+                self.record.output_tokens,
+                self.record.stop_reason.as_deref(),
+                None,
+            );
+            router.outcome(&deployment, category, ok);
+            if !ok {
+                tracing::debug!(request_id = %self.record.request_id, %deployment, why, "routing: response judged a failure");
+            }
+        }
+        if outcome == Outcome::Ok
+            && let Some(session) = route.session
+        {
+            router.remember_session(&session, &deployment);
         }
     }
 }

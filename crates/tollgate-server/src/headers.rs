@@ -101,3 +101,15 @@ mod tests {
         );
     }
 }
+
+/// Sets `x-tollgate-provider`, `x-tollgate-model` and `x-tollgate-route` (values that are not
+/// valid header text are left out).
+pub fn set_route(h: &mut HeaderMap, provider: &str, model: &str, reason: &str) {
+    for (name, value) in
+        [("x-tollgate-provider", provider), ("x-tollgate-model", model), ("x-tollgate-route", reason)]
+    {
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+}

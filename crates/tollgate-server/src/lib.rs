@@ -24,6 +24,8 @@
 //! - [`state`]: shared state and the in-flight tracker.
 //! - [`bootstrap`]: first-run master key.
 //! - [`clock`]: wall-clock milliseconds for stored timestamps.
+//! - [`routing`]: routing's memory between requests (breakers, load, measured success, session
+//!   deployments) and the success-signal judge; the decisions themselves are tollgate-routing's.
 //!
 //! What must not live here: dialect knowledge (tollgate-wire), routing decisions
 //! (tollgate-routing), provider specifics (tollgate-providers), SQL (tollgate-store).
@@ -44,6 +46,7 @@ pub mod recorder;
 pub mod relay;
 pub mod retention;
 pub mod routes;
+pub mod routing;
 pub mod state;
 pub mod telemetry;
 pub mod titles;

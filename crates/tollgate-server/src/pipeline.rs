@@ -12,6 +12,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use tollgate_providers::{Endpoint, FailureKind, Provider, SendError, classify};
+use tollgate_routing::features::Features;
+use tollgate_routing::plan::{Decision, PlanInput};
 use tollgate_routing::{ResolveError, Target};
 use tollgate_wire::{Dialect, InvalidBody, anthropic, openai, splice};
 
@@ -82,7 +84,10 @@ pub async fn handle(
         Ok(resp) => resp,
         Err((e, outcome)) => {
             ex.set_error(e.type_name(), &e.message);
-            let resp = e.into_response(dialect, &request_id);
+            let mut resp = e.into_response(dialect, &request_id);
+            if let Some((provider, model, reason)) = &ex.routed {
+                headers::set_route(resp.headers_mut(), provider, model, reason);
+            }
             ex.finish(resp.status().as_u16(), outcome);
             resp
         }
@@ -155,13 +160,45 @@ fn parse(op: Operation, body: &Bytes, max_messages: usize) -> Result<Parsed, Api
     })
 }
 
-fn route(state: &AppState, model: &str, dialect: Dialect) -> Result<Target, ApiError> {
-    state.catalog().resolve(model, dialect.as_str()).map_err(|e| match e {
+/// Plans the route: features are read (and the session found) only when the plan makes a
+/// choice (automatic routing, an alias of several deployments).
+fn plan(
+    state: &AppState,
+    dialect: Dialect,
+    headers: &HeaderMap,
+    caller: &Caller,
+    parsed: &Parsed,
+    body: &Bytes,
+) -> Result<(Decision, Option<String>), ApiError> {
+    let catalog = state.catalog();
+    let needs = catalog.needs_features(&parsed.model);
+    let features = needs.then(|| Features::extract(dialect.as_str(), body));
+    let session = if needs && state.router.sticky {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        tollgate_wire::session::detect(dialect, header, body, Some(&caller.key_name)).map(|s| s.id)
+    } else {
+        None
+    };
+    let sticky = session.as_deref().and_then(|s| state.router.session_deployment(s));
+    let input = PlanInput {
+        requested: &parsed.model,
+        client_dialect: dialect.as_str(),
+        features: features.as_ref(),
+        session: session.as_deref(),
+        sticky: sticky.as_deref(),
+        local_only: crate::routing::local_only(headers),
+        random: rand::random(),
+        now_ms: state.router.now_ms(),
+    };
+    let decision = state.router.plan(&catalog, &input).map_err(|e| match e {
         ResolveError::NoProviders => ApiError::new(ErrorKind::Unavailable, e.to_string()),
-        ResolveError::UnknownModel { .. } | ResolveError::BrokenAlias { .. } => {
+        ResolveError::UnknownModel { .. }
+        | ResolveError::BrokenAlias { .. }
+        | ResolveError::NotEligible { .. } => {
             ApiError::new(ErrorKind::ModelNotFound, e.to_string()).with_param(Some("model".into()))
         }
-    })
+    })?;
+    Ok((decision, session))
 }
 
 async fn run(
@@ -197,16 +234,240 @@ async fn run(
     ex.record.model_requested = Some(parsed.model.clone());
     ex.record.stream = parsed.stream;
 
-    let target = route(state, &parsed.model, dialect).map_err(reject)?;
-    let provider = &state.providers[target.provider];
-    ex.record.provider = Some(provider.name.clone());
-    ex.record.route_reason = Some(target.reason.to_string());
+    let (decision, session) =
+        plan(state, dialect, headers, &caller, &parsed, &body).map_err(reject)?;
+    ex.record.route_reason = Some(decision.reason.clone());
+    ex.record.route_category = decision.category().map(|c| c.as_str().to_owned());
+    ex.record.route_decision = Some(decision.to_json());
+    ex.route = Some(crate::exchange::RouteTrack {
+        category: decision.category(),
+        session: decision.features.as_ref().filter(|f| crate::routing::sticky_shape(f)).and(session),
+        deployment: None,
+    });
 
+    let retry = state.router.retry;
+    let mut last: Option<Failure> = None;
+    let mut skipped: Vec<String> = Vec::new();
+    let count = decision.targets.len();
+    for (n, target) in decision.targets.iter().enumerate() {
+        let provider = &state.providers[target.provider];
+        let deployment = format!("{}:{}", provider.name, target.model);
+        let mut attempt = 0u32;
+        loop {
+            if !state.router.admit(&deployment) {
+                skipped.push(deployment.clone());
+                break;
+            }
+            let last_chance = n + 1 == count && attempt >= retry.retries;
+            let started = std::time::Instant::now();
+            ex.record.provider = Some(provider.name.clone());
+            ex.record.route_deployment = Some(deployment.clone());
+            if let Some(r) = ex.route.as_mut() {
+                r.deployment = Some(deployment.clone());
+            }
+            ex.routed = Some((provider.name.clone(), target.model.clone(), decision.reason.clone()));
+            let result = attempt_target(state, op, ex, headers, &body, &parsed, target, last_chance)
+                .await;
+            match result {
+                Ok(resp) => {
+                    if n > 0 || attempt > 0 {
+                        tracing::info!(
+                            request_id = %ex.record.request_id,
+                            deployment = %deployment,
+                            attempt,
+                            "served after falling back or retrying"
+                        );
+                    }
+                    return Ok(resp);
+                }
+                Err(Attempt { failure, next }) => {
+                    if let Some(r) = ex.route.as_mut() {
+                        r.deployment = None;
+                    }
+                    state.router.finished(&deployment, false, Some(started.elapsed()));
+                    tracing::warn!(
+                        request_id = %ex.record.request_id,
+                        deployment = %deployment,
+                        attempt,
+                        error = %failure.0.message,
+                        "attempt failed"
+                    );
+                    last = Some(failure);
+                    match next {
+                        Next::Stop => return Err(last.unwrap_or_else(|| reject(unavailable(&[])))),
+                        Next::Fallback => break,
+                        Next::Retry(after) => {
+                            attempt += 1;
+                            let wait = retry.backoff(attempt, rand::random(), after);
+                            match wait {
+                                Some(d) => tokio::time::sleep(d).await,
+                                None => break,
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| reject(unavailable(&skipped))))
+}
+
+fn unavailable(skipped: &[String]) -> ApiError {
+    ApiError::new(
+        ErrorKind::Unavailable,
+        format!(
+            "every deployment for this request is failing (circuit breaker open: {}); retry shortly",
+            skipped.join(", ")
+        ),
+    )
+}
+
+/// What to do after a failed attempt.
+pub(crate) enum Next {
+    /// The request itself is at fault (or a stream already reached the client): answer now.
+    Stop,
+    /// This deployment cannot serve it; try the next without retrying.
+    Fallback,
+    /// A transient failure: retry after the backoff (at least this long), then fall back.
+    Retry(Option<std::time::Duration>),
+}
+
+pub(crate) struct Attempt {
+    pub failure: Failure,
+    pub next: Next,
+}
+
+impl From<Failure> for Attempt {
+    fn from(failure: Failure) -> Self {
+        Self { failure, next: Next::Stop }
+    }
+}
+
+/// Sends `rb`; a connection failure or an error status is a failed attempt, classified for
+/// retry and fallback.
+pub(crate) async fn send_upstream(
+    state: &AppState,
+    provider: &Provider,
+    client_dialect: Dialect,
+    rb: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, Attempt> {
+    let resp = match state.client.send(rb).await {
+        Ok(r) => r,
+        Err(e) => return Err(Attempt { failure: send_failure(provider, e), next: Next::Retry(None) }),
+    };
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let retry_after = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| tollgate_routing::retry::parse_retry_after(v, crate::clock::unix_s()));
+    let next = match status.as_u16() {
+        s if tollgate_routing::retry::retryable_status(s) => Next::Retry(retry_after),
+        // The deployment's key, model or endpoint is wrong: another deployment may serve it.
+        401 | 403 | 404 => Next::Fallback,
+        _ => Next::Stop,
+    };
+    Err(Attempt { failure: upstream_failure(state, provider, client_dialect, resp).await, next })
+}
+
+/// A stream whose first frame is an error event failed before anything reached the client: it
+/// may still fall back, unless this is the last chance, when it passes through as it came.
+pub(crate) async fn open_stream(
+    resp: reqwest::Response,
+    first_byte: std::time::Duration,
+    last_chance: bool,
+) -> Result<crate::relay::Upstream, Attempt> {
+    use futures_util::StreamExt;
+    let mut stream = Box::pin(resp.bytes_stream());
+    if last_chance {
+        return Ok(stream);
+    }
+    let first = match tokio::time::timeout(first_byte, stream.next()).await {
+        Ok(Some(Ok(chunk))) => chunk,
+        Ok(Some(Err(e))) => {
+            let msg = format!(
+                "the provider's response failed: {}",
+                tollgate_providers::client::error_chain(&e)
+            );
+            return Err(Attempt {
+                failure: (ApiError::new(ErrorKind::UpstreamError, msg), Outcome::UpstreamBrokeOff),
+                next: Next::Retry(None),
+            });
+        }
+        Ok(None) => {
+            return Err(Attempt {
+                failure: (
+                    ApiError::new(ErrorKind::UpstreamError, "the provider's stream was empty"),
+                    Outcome::UpstreamBrokeOff,
+                ),
+                next: Next::Retry(None),
+            });
+        }
+        Err(_) => {
+            let msg = format!("the provider sent nothing for {first_byte:?}");
+            return Err(Attempt {
+                failure: (ApiError::new(ErrorKind::UpstreamTimeout, msg), Outcome::Timeout),
+                next: Next::Retry(None),
+            });
+        }
+    };
+    if let Some(message) = opens_with_error(&first) {
+        return Err(Attempt {
+            failure: (
+                ApiError::new(ErrorKind::Overloaded, format!("the provider's stream opened with an error: {message}")),
+                Outcome::StreamError,
+            ),
+            next: Next::Retry(None),
+        });
+    }
+    Ok(Box::pin(futures_util::stream::once(async move { Ok(first) }).chain(stream)))
+}
+
+/// The data of an SSE error event that opens a stream (`event: error`, or a first `data:` JSON
+/// object whose `type` is `error` or that holds only an `error`).
+fn opens_with_error(chunk: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(chunk).ok()?;
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with(':'));
+    let first = lines.next()?;
+    let data = if first.replace(' ', "") == "event:error" {
+        lines.next().and_then(|l| l.strip_prefix("data:")).unwrap_or("").trim()
+    } else if let Some(d) = first.strip_prefix("data:") {
+        let d = d.trim();
+        let v: serde_json::Value = serde_json::from_str(d).ok()?;
+        let is_error = v.get("type").and_then(|t| t.as_str()) == Some("error")
+            || (v.get("error").is_some() && v.get("choices").is_none() && v.get("candidates").is_none());
+        if !is_error {
+            return None;
+        }
+        d
+    } else {
+        return None;
+    };
+    Some(data.chars().take(300).collect())
+}
+
+/// Serves the request from one deployment.
+#[expect(clippy::too_many_arguments, reason = "one attempt of the request path; every input is distinct")]
+async fn attempt_target(
+    state: &Arc<AppState>,
+    op: Operation,
+    ex: &mut Exchange,
+    headers: &HeaderMap,
+    body: &Bytes,
+    parsed: &Parsed,
+    target: &Target,
+    last_chance: bool,
+) -> Result<Response, Attempt> {
+    let dialect = op.dialect();
+    let provider = &state.providers[target.provider];
     // A session resumed on another model may replay thinking signed elsewhere: that body is
     // translated (Anthropic to Anthropic), which strips what the target did not issue.
     let foreign_thinking = op == Operation::Messages
         && state.translation.replays_foreign_thinking(
-            &body,
+            body,
             &tollgate_wire::canonical::Origin {
                 provider: provider.name.clone(),
                 family: tollgate_wire::canonical::target::model_family(&target.model),
@@ -216,20 +477,22 @@ async fn run(
     // translated (Chat to Chat), which writes it as `system`.
     let developer_role = dialect == Dialect::OpenAiChat
         && provider.dialect == Dialect::OpenAiChat
-        && memchr::memmem::find(&body, b"\"developer\"").is_some()
+        && memchr::memmem::find(body, b"\"developer\"").is_some()
         && tollgate_providers::quirks::quirks(provider, &target.model).developer_as_system;
     if !provider.speaks(dialect) || foreign_thinking || developer_role {
         if op == Operation::CountTokens {
-            return Ok(local_count_tokens(ex, &body));
+            return Ok(local_count_tokens(ex, body));
         }
-        return crate::translate::forward::forward(
-            state, dialect, ex, headers, &body, &target, provider,
+        let mut resp = crate::translate::forward::forward(
+            state, dialect, ex, headers, body, target, provider, last_chance,
         )
-        .await;
+        .await?;
+        route_headers(&mut resp, provider, target, ex);
+        return Ok(resp);
     }
 
-    let upstream_body = rewrite_body(&body, &parsed, &target);
-    if ex.record_bodies() && upstream_body != body {
+    let upstream_body = rewrite_body(body, parsed, target);
+    if ex.record_bodies() && upstream_body != *body {
         ex.record.forwarded_body = Some(upstream_body.clone());
     }
     let passthrough = headers::upstream(headers, &ex.record.request_id);
@@ -240,18 +503,17 @@ async fn run(
         &passthrough,
         Some(upstream_body),
     ) else {
-        return Err(reject(ApiError::new(
-            ErrorKind::NotFound,
-            format!("provider `{}` has no {} endpoint", provider.name, op.name()),
-        )));
+        return Err(Attempt {
+            failure: reject(ApiError::new(
+                ErrorKind::NotFound,
+                format!("provider `{}` has no {} endpoint", provider.name, op.name()),
+            )),
+            next: Next::Fallback,
+        });
     };
-    let resp = state.client.send(rb).await.map_err(|e| send_failure(provider, e))?;
+    let resp = send_upstream(state, provider, dialect, rb).await?;
     ex.record.upstream_request_id = headers::upstream_request_id(resp.headers());
-
     let status = resp.status();
-    if !status.is_success() {
-        return Err(upstream_failure(state, provider, dialect, resp).await);
-    }
     let is_sse = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -260,18 +522,21 @@ async fn run(
     let mut out_headers = headers::downstream(resp.headers());
     if is_sse {
         let meter = Meter::new(dialect, parsed.usage_body.is_some());
-        let stream = Box::pin(resp.bytes_stream());
+        let stream = open_stream(resp, state.config.timeouts.first_byte, last_chance).await?;
         let pump = Relay::new(dialect, meter, ex.hand_off());
         let relay = Driven::new(stream, pump, &state.config.timeouts, state.in_flight.cancelled());
         out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         out_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         // Tells nginx-style proxies in front of Tollgate not to buffer the stream.
         out_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        return Ok(response(StatusCode::OK, out_headers, Body::from_stream(relay)));
+        let mut resp = response(StatusCode::OK, out_headers, Body::from_stream(relay));
+        route_headers(&mut resp, provider, target, ex);
+        return Ok(resp);
     }
-    let bytes = read_upstream(resp, state.config.timeouts.idle)
-        .await
-        .map_err(|e| (e, Outcome::UpstreamError))?;
+    let bytes = read_upstream(resp, state.config.timeouts.idle).await.map_err(|e| Attempt {
+        failure: (e, Outcome::UpstreamError),
+        next: Next::Retry(None),
+    })?;
     ex.mark_first_byte();
     meter_whole(ex, dialect, op, &bytes);
     if ex.record_bodies() {
@@ -279,7 +544,15 @@ async fn run(
     }
     out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     ex.finish(status.as_u16(), Outcome::Ok);
-    Ok(response(status, out_headers, Body::from(bytes)))
+    let mut resp = response(status, out_headers, Body::from(bytes));
+    route_headers(&mut resp, provider, target, ex);
+    Ok(resp)
+}
+
+/// `x-tollgate-provider`, `x-tollgate-model` and `x-tollgate-route` on a response.
+pub(crate) fn route_headers(resp: &mut Response, provider: &Provider, target: &Target, ex: &Exchange) {
+    let reason = ex.routed.as_ref().map(|r| r.2.as_str()).unwrap_or_default();
+    headers::set_route(resp.headers_mut(), &provider.name, &target.model, reason);
 }
 
 pub(crate) fn response(status: StatusCode, headers: HeaderMap, body: Body) -> Response {

@@ -31,6 +31,8 @@ pub struct AppState {
     pub titles: crate::titles::Backoff,
     /// What translation keeps between turns ([`crate::translate::memory`]).
     pub translation: crate::translate::memory::Memory,
+    /// Routing's health, load and session memory ([`crate::routing`]).
+    pub router: crate::routing::Router,
 }
 
 impl AppState {

@@ -38,7 +38,7 @@ use async_trait::async_trait;
 pub use open::{open, redact_url};
 pub use postgres::PostgresStore;
 pub use query::{
-    ExchangeFilter, ExchangeSummary, HistoryQuery, SNIPPET_CLOSE, SNIPPET_OPEN, SearchHit,
+    ExchangeFilter, ExchangeSummary, HistoryQuery, RouteStat, SNIPPET_CLOSE, SNIPPET_OPEN, SearchHit,
     SessionFilter,
 };
 pub use record::{ExchangeRecord, PolicyEvent, SessionRecord, SessionUpdate};

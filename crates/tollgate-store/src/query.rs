@@ -92,6 +92,57 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// How one deployment did on one category of routed requests (automatic routing), over a
+/// window of the history: what routing's measured success starts from, and what
+/// `tollgate route report` prints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RouteStat {
+    pub category: String,
+    pub deployment: String,
+    pub requests: i64,
+    /// Requests that ended well with an answer (`ok`, and output or a tool call).
+    pub ok: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_micros: i64,
+    pub total_ms: i64,
+}
+
+/// The SQL of [`HistoryQuery::route_stats`], with `{since}` for the backend's placeholder.
+macro_rules! route_stats_sql {
+    ($since:literal) => {
+        concat!(
+            "SELECT route_category, route_deployment, count(*) AS requests, \
+             sum(CASE WHEN outcome = 'ok' AND (output_tokens > 0 OR stop_reason IN ('tool_use', 'tool_calls')) \
+             THEN 1 ELSE 0 END) AS ok, sum(input_tokens) AS input_tokens, \
+             sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens, \
+             sum(cache_write_tokens) AS cache_write_tokens, sum(cost_micros) AS cost_micros, \
+             sum(total_ms) AS total_ms FROM exchanges \
+             WHERE route_category IS NOT NULL AND route_deployment IS NOT NULL AND started_at_ms >= ",
+            $since,
+            " GROUP BY route_category, route_deployment ORDER BY route_category, route_deployment"
+        )
+    };
+}
+pub(crate) use route_stats_sql;
+
+pub(crate) fn route_stat_from_row(row: &impl crate::sql::DecodeRow) -> Result<RouteStat, sqlx::Error> {
+    Ok(RouteStat {
+        category: row.text("route_category")?,
+        deployment: row.text("route_deployment")?,
+        requests: row.int("requests")?,
+        ok: row.int("ok")?,
+        input_tokens: row.int("input_tokens")?,
+        output_tokens: row.int("output_tokens")?,
+        cache_read_tokens: row.int("cache_read_tokens")?,
+        cache_write_tokens: row.int("cache_write_tokens")?,
+        cost_micros: row.int("cost_micros")?,
+        total_ms: row.int("total_ms")?,
+    })
+}
+
 /// Read side of the history. Results are newest first.
 #[async_trait]
 pub trait HistoryQuery: Send + Sync {
@@ -125,4 +176,6 @@ pub trait HistoryQuery: Send + Sync {
     /// how many exchanges were purged (those that still had a body or search text). The work
     /// is done in short steps, so appends continue meanwhile.
     async fn purge_bodies(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Routed requests since `since_ms` (unix ms), per category and deployment.
+    async fn route_stats(&self, since_ms: i64) -> Result<Vec<RouteStat>, StoreError>;
 }

@@ -27,6 +27,13 @@ pub struct ExchangeRecord {
     /// The model the provider says served the request.
     pub model_served: Option<String>,
     pub route_reason: Option<String>,
+    /// The request's task category, when routing classified it (`debug`, `simple_qa`, ...).
+    pub route_category: Option<String>,
+    /// The whole routing decision: a versioned JSON document (features, candidates, filters,
+    /// scores, chosen deployments).
+    pub route_decision: Option<String>,
+    /// The deployment (`provider:model`) that served it, as routing named it.
+    pub route_deployment: Option<String>,
     pub stream: bool,
     /// The HTTP status Tollgate answered with.
     pub status: u16,

@@ -24,7 +24,7 @@ macro_rules! exchange_columns {
          e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_write_tokens, \
          e.cost_micros, e.stop_reason, e.ttfb_ms, e.total_ms, e.upstream_request_id, \
          e.request_body, e.forwarded_body, e.response_body, e.response_message, e.search_text, \
-         e.bodies_purged_at_ms"
+         e.bodies_purged_at_ms, e.route_category, e.route_deployment, e.route_decision"
     };
 }
 pub(crate) use exchange_columns;
@@ -208,6 +208,9 @@ pub(crate) fn exchange_from_row(row: &impl DecodeRow) -> Result<ExchangeRecord, 
         model_requested: row.opt_text("model_requested")?,
         model_served: row.opt_text("model_served")?,
         route_reason: row.opt_text("route_reason")?,
+        route_category: row.opt_text("route_category")?,
+        route_deployment: row.opt_text("route_deployment")?,
+        route_decision: row.opt_text("route_decision")?,
         stream: row.flag("stream")?,
         status: row.status("status")?,
         outcome: row.text("outcome")?,

@@ -43,6 +43,8 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/history/sessions/{id}", get(get_session))
         .route("/admin/history/sessions/{id}/export", get(export_session))
         .route("/admin/history/sessions/{id}/title", put(set_title))
+        .route("/admin/routing", get(routing_state))
+        .route("/admin/routing/explain", axum::routing::post(explain))
         .route_layer(middleware::from_fn_with_state(state, require_master))
 }
 
@@ -205,6 +207,70 @@ fn next_before(filter: &ExchangeFilter, count: usize, last: Option<&str>) -> Opt
 
 fn json(body: &impl Serialize) -> Response {
     axum::Json(body).into_response()
+}
+
+/// Breakers, load and measured success per deployment, and what each provider's last probe
+/// found (up, and for local runtimes what is loaded and whether memory is under pressure).
+async fn routing_state(State(state): State<Arc<AppState>>) -> Response {
+    let catalog = state.catalog();
+    let providers: Vec<serde_json::Value> = catalog
+        .providers
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "local": p.local,
+                "up": p.up,
+                "models": p.models.iter().chain(&p.discovered).collect::<Vec<_>>(),
+                "loaded": p.status.loaded.iter().map(|(m, vram)| serde_json::json!({"model": m, "vram_bytes": vram})).collect::<Vec<_>>(),
+                "gpu_pressure": p.status.pressure,
+            })
+        })
+        .collect();
+    let mut doc = state.router.snapshot();
+    doc["providers"] = serde_json::Value::Array(providers);
+    json(&doc)
+}
+
+/// The routing decision for a request body, without sending it anywhere. `?dialect=`
+/// `anthropic` (default), `openai-chat` or `openai-responses`.
+async fn explain(
+    State(state): State<Arc<AppState>>,
+    rid: Rid,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    body: axum::body::Bytes,
+) -> Answer {
+    let params = query.map(|q| q.0).unwrap_or_default();
+    let dialect = params
+        .iter()
+        .find(|(k, _)| k == "dialect")
+        .map_or("anthropic", |(_, v)| v.as_str());
+    let dialect = match dialect {
+        "anthropic" => Dialect::Anthropic,
+        "openai-chat" => Dialect::OpenAiChat,
+        "openai-responses" => Dialect::OpenAiResponses,
+        other => return Err(rid.bad("dialect", format!("unknown dialect `{other}` (anthropic, openai-chat, openai-responses)"))),
+    };
+    let model = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_owned))
+        .ok_or_else(|| rid.bad("model", "the body must be a JSON request with a `model`"))?;
+    let catalog = state.catalog();
+    let features = tollgate_routing::features::Features::extract(dialect.as_str(), &body);
+    let input = tollgate_routing::plan::PlanInput {
+        requested: &model,
+        client_dialect: dialect.as_str(),
+        features: Some(&features),
+        session: None,
+        sticky: None,
+        local_only: false,
+        random: rand::random(),
+        now_ms: state.router.now_ms(),
+    };
+    match state.router.plan(&catalog, &input) {
+        Ok(d) => Ok(json(&d)),
+        Err(e) => Err(rid.fail(ErrorKind::ModelNotFound, e.to_string())),
+    }
 }
 
 async fn list_exchanges(

@@ -22,13 +22,16 @@ use super::{client_encoder, client_response, decode_client_request, encoder_cont
 use crate::error::{ApiError, ErrorKind};
 use crate::exchange::{Exchange, Outcome};
 use crate::headers;
-use crate::pipeline::{Failure, invalid, reject, response, send_failure, upstream_failure};
+use crate::pipeline::{
+    Attempt, Failure, Next, invalid, open_stream, reject, response, send_upstream,
+};
 use crate::state::AppState;
 
 /// Client headers that still mean something to a provider of another dialect.
 const TRANSLATED_UPSTREAM: &[&str] = &["user-agent", "idempotency-key"];
 
-pub async fn forward(
+#[expect(clippy::too_many_arguments, reason = "one attempt of the request path; every input is distinct")]
+pub(crate) async fn forward(
     state: &Arc<AppState>,
     client: Dialect,
     ex: &mut Exchange,
@@ -36,7 +39,8 @@ pub async fn forward(
     body: &Bytes,
     target: &Target,
     provider: &Provider,
-) -> Result<Response, Failure> {
+    last_chance: bool,
+) -> Result<Response, Attempt> {
     let mut req = decode_client_request(state, client, body).map_err(|e| reject(invalid(e)))?;
     let previous = previous_conversation(state, client, &req).await?;
     if let Some(conv) = &previous {
@@ -87,11 +91,8 @@ pub async fn forward(
         })
         .collect();
     let rb = provider.chat_request(state.client.http(), &target.model, &passthrough, upstream_body);
-    let resp = state.client.send(rb).await.map_err(|e| send_failure(provider, e))?;
+    let resp = send_upstream(state, provider, client, rb).await?;
     ex.record.upstream_request_id = headers::upstream_request_id(resp.headers());
-    if !resp.status().is_success() {
-        return Err(upstream_failure(state, provider, client, resp).await);
-    }
 
     let ctx = encoder_context(state, client, &req, body);
     let origin = Origin {
@@ -107,7 +108,7 @@ pub async fn forward(
     let decoder = super::decoder(provider.dialect);
     let stop_name = stop_name(client);
     let mut out_headers = headers::downstream(resp.headers());
-    let upstream = Box::pin(resp.bytes_stream());
+    let upstream = open_stream(resp, state.config.timeouts.first_byte, last_chance).await?;
     let idle = state.config.timeouts.idle;
 
     if client_streams {
@@ -141,7 +142,10 @@ pub async fn forward(
         match tokio::time::timeout(idle, upstream.next()).await {
             Err(_) => {
                 let msg = format!("the provider sent nothing for {idle:?}");
-                return Err((ApiError::new(ErrorKind::UpstreamTimeout, msg), Outcome::Timeout));
+                return Err(Attempt {
+                    failure: (ApiError::new(ErrorKind::UpstreamTimeout, msg), Outcome::Timeout),
+                    next: Next::Retry(None),
+                });
             }
             Ok(None) => {
                 t.end_of_input(&mut sink);
@@ -158,10 +162,10 @@ pub async fn forward(
                     "the provider's response failed: {}",
                     tollgate_providers::client::error_chain(&e)
                 );
-                return Err((
-                    ApiError::new(ErrorKind::UpstreamError, msg),
-                    Outcome::UpstreamBrokeOff,
-                ));
+                return Err(Attempt {
+                    failure: (ApiError::new(ErrorKind::UpstreamError, msg), Outcome::UpstreamBrokeOff),
+                    next: Next::Retry(None),
+                });
             }
         }
     }
@@ -184,7 +188,17 @@ pub async fn forward(
                 _ => Outcome::UpstreamBrokeOff,
             };
             let message = format!("provider `{}`: {}", provider.name, f.message);
-            Err((ApiError::new(failure_kind(&f.kind), message), outcome))
+            // Nothing reached the client: a provider's transient error event can still be
+            // retried or fall back.
+            let kind = failure_kind(&f.kind);
+            let next = match kind {
+                ErrorKind::RateLimited
+                | ErrorKind::Overloaded
+                | ErrorKind::UpstreamError
+                | ErrorKind::UpstreamTimeout => Next::Retry(None),
+                _ => Next::Stop,
+            };
+            Err(Attempt { failure: (ApiError::new(kind, message), outcome), next })
         }
     }
 }

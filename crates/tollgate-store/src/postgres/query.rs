@@ -153,6 +153,14 @@ impl HistoryQuery for PostgresStore {
         Ok(())
     }
 
+    async fn route_stats(&self, since_ms: i64) -> Result<Vec<crate::query::RouteStat>, StoreError> {
+        let rows = sqlx::query(crate::query::route_stats_sql!("$1"))
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| crate::query::route_stat_from_row(r).map_err(StoreError::from)).collect()
+    }
+
     async fn purge_bodies(&self, before_ms: i64) -> Result<u64, StoreError> {
         let now = now_ms();
         let mut after = String::new();

@@ -117,6 +117,9 @@ async fn insert_exchanges(
     let mut search_text = Vec::with_capacity(n);
     let mut bodies_purged_at_ms = Vec::with_capacity(n);
     let mut search_terms = Vec::with_capacity(n);
+    let mut route_category = Vec::with_capacity(n);
+    let mut route_deployment = Vec::with_capacity(n);
+    let mut route_decision = Vec::with_capacity(n);
     for r in rows {
         search_terms.push(joined_terms(r.search_text.as_deref()));
         if r.search_text.is_some() {
@@ -159,6 +162,9 @@ async fn insert_exchanges(
         response_message.push(r.response_message.as_deref());
         search_text.push(opt_text(&r.search_text));
         bodies_purged_at_ms.push(r.bodies_purged_at_ms);
+        route_category.push(opt_text(&r.route_category));
+        route_deployment.push(opt_text(&r.route_deployment));
+        route_decision.push(opt_text(&r.route_decision));
     }
     let ids = sqlx::query_scalar(
         "INSERT INTO exchanges (id, request_id, started_at_ms, client_dialect, endpoint, \
@@ -166,26 +172,29 @@ async fn insert_exchanges(
          route_reason, stream, status, outcome, error_type, error_message, input_tokens, \
          output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, stop_reason, ttfb_ms, \
          total_ms, upstream_request_id, request_body, forwarded_body, response_body, \
-         response_message, search_text, bodies_purged_at_ms, search_terms) \
+         response_message, search_text, bodies_purged_at_ms, search_terms, route_category, \
+         route_deployment, route_decision) \
          SELECT u.id, u.request_id, u.started_at_ms, u.client_dialect, u.endpoint, u.key_name, \
          u.user_agent, u.client, u.session_id, u.provider, u.model_requested, u.model_served, \
          u.route_reason, u.stream, u.status, u.outcome, u.error_type, u.error_message, \
          u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, \
          u.cost_micros, u.stop_reason, u.ttfb_ms, u.total_ms, u.upstream_request_id, \
          u.request_body, u.forwarded_body, u.response_body, u.response_message, u.search_text, \
-         u.bodies_purged_at_ms, string_to_array(u.search_terms, ' ') \
+         u.bodies_purged_at_ms, string_to_array(u.search_terms, ' '), u.route_category, \
+         u.route_deployment, u.route_decision \
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
          $13::text[], $14::boolean[], $15::bigint[], $16::text[], $17::text[], $18::text[], \
          $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::text[], \
          $25::bigint[], $26::bigint[], $27::text[], $28::bytea[], $29::bytea[], $30::bytea[], \
-         $31::bytea[], $32::text[], $33::bigint[], $34::text[]) \
+         $31::bytea[], $32::text[], $33::bigint[], $34::text[], $35::text[], $36::text[], $37::text[]) \
          AS u (id, request_id, started_at_ms, client_dialect, endpoint, key_name, user_agent, \
          client, session_id, provider, model_requested, model_served, route_reason, stream, \
          status, outcome, error_type, error_message, input_tokens, output_tokens, \
          cache_read_tokens, cache_write_tokens, cost_micros, stop_reason, ttfb_ms, total_ms, \
          upstream_request_id, request_body, forwarded_body, response_body, response_message, \
-         search_text, bodies_purged_at_ms, search_terms) \
+         search_text, bodies_purged_at_ms, search_terms, route_category, route_deployment, \
+         route_decision) \
          ON CONFLICT (id) DO NOTHING RETURNING id",
     )
     .bind(id)
@@ -222,6 +231,9 @@ async fn insert_exchanges(
     .bind(search_text)
     .bind(bodies_purged_at_ms)
     .bind(search_terms)
+    .bind(route_category)
+    .bind(route_deployment)
+    .bind(route_decision)
     .fetch_all(&mut **tx)
     .await?;
     Ok(ids)

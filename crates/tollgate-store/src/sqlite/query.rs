@@ -177,6 +177,14 @@ impl HistoryQuery for SqliteStore {
         Ok(())
     }
 
+    async fn route_stats(&self, since_ms: i64) -> Result<Vec<crate::query::RouteStat>, StoreError> {
+        let rows = sqlx::query(crate::query::route_stats_sql!("?"))
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| crate::query::route_stat_from_row(r).map_err(StoreError::from)).collect()
+    }
+
     async fn purge_bodies(&self, before_ms: i64) -> Result<u64, StoreError> {
         let now = now_ms();
         let mut after = String::new();

@@ -64,7 +64,8 @@ async fn insert_exchanges(
          route_reason, stream, status, outcome, error_type, error_message, input_tokens, \
          output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, stop_reason, ttfb_ms, \
          total_ms, upstream_request_id, request_body, forwarded_body, response_body, \
-         response_message, search_text, bodies_purged_at_ms) ",
+         response_message, search_text, bodies_purged_at_ms, route_category, route_deployment, \
+         route_decision) ",
     );
     q.push_values(chunk, |mut b, r| {
         b.push_bind(&r.id)
@@ -99,7 +100,10 @@ async fn insert_exchanges(
             .push_bind(r.response_body.as_deref())
             .push_bind(r.response_message.as_deref())
             .push_bind(&r.search_text)
-            .push_bind(r.bodies_purged_at_ms);
+            .push_bind(r.bodies_purged_at_ms)
+            .push_bind(&r.route_category)
+            .push_bind(&r.route_deployment)
+            .push_bind(&r.route_decision);
     });
     q.push(" RETURNING id");
     let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;

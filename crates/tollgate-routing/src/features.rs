@@ -1,8 +1,18 @@
 //! Request features: what routing reads from a request body, in one pass, without decoding it
 //! into the canonical model. Works on the three client dialects (Anthropic Messages, OpenAI Chat,
 //! OpenAI Responses).
+//!
+//! The pass is serde_json's, over borrowed values: small readers take only the keys routing
+//! needs and skip the rest. Tool definitions, tool inputs and results, and media are sized by
+//! their raw length (`RawValue`), never decoded; of the texts, only the last user message's and
+//! (for the shape rules) the system prompt are unescaped.
 
-use serde::Serialize;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// The client dialect a body is written in (the same tags as `tollgate_wire::Dialect::as_str`).
 pub const ANTHROPIC: &str = "anthropic";
@@ -76,8 +86,16 @@ impl Features {
     /// `tool_calls`, `instructions`/`input`), so the walk reads any of them whatever `dialect`
     /// says; `dialect` only decides how the Chat `tool` role and the Responses items count.
     pub fn extract(dialect: &str, body: &[u8]) -> Self {
-        let mut x = Extractor::new(body, dialect);
-        x.top();
+        // One UTF-8 check of the whole body, so that every raw value below is borrowed without
+        // being checked again. (`from_utf8_lossy` alone is several times slower on valid input.)
+        let text = match std::str::from_utf8(body) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(body),
+        };
+        let mut x = Extractor::new(dialect);
+        // An error (malformed or truncated JSON, nesting past serde_json's limit) ends the walk;
+        // what was read before it stays.
+        let _ = Any(Top(&mut x)).deserialize(&mut serde_json::Deserializer::from_str(&text));
         x.finish()
     }
 }
@@ -127,291 +145,415 @@ const SOURCE_EXTENSIONS: &[&str] = &[
 const MEDIA_TOKENS: u64 = 1_600;
 
 // ---------------------------------------------------------------------------------------------
-// The byte-level scanner. serde_json's own skipping runs at about 2 GB/s on agent bodies (every
-// line of a file in a tool result has a `\n` escape); the scanner below finds a string's end 64
-// bytes at a time and reads only the structure routing needs. It does not validate: the body was
-// validated before routing, and on malformed input it stops where it is lost. Every index is
-// checked, so no input can make it panic, and skipping is iterative, so nesting cannot overflow
-// the stack.
+// Readers. serde_json drives the pass; each reader below takes one JSON value of any type. The
+// kinds a reader does not take are skipped by serde_json's own skipping (iterative, so nesting
+// cannot overflow the stack), so a value of an unexpected type reads as absent instead of
+// failing the walk. Small values (the envelope's settings, tool definitions, a block's fields)
+// are taken as `&RawValue` and read separately, so that one bad field loses only itself.
 // ---------------------------------------------------------------------------------------------
 
-/// Byte range of a string's contents (between its quotes, still escaped).
-type Span = (usize, usize);
-
-/// Where the string whose contents start at `i` ends: the index of its closing quote.
-#[inline]
-fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
-    // Keys, roles and ids are short: a plain loop.
-    let short = b.len().min(i.saturating_add(32));
-    while i < short {
-        match b[i] {
-            b'"' => return Some(i),
-            b'\\' => i += 2,
-            _ => i += 1,
-        }
-    }
-    // Then 64-byte blocks. `carry`: the first byte of the block is escaped.
-    let mut carry = 0u64;
-    while let Some(block) = b.get(i..).and_then(|s| s.first_chunk::<64>()) {
-        let (quotes, slashes) = masks(block);
-        let mut escaped = carry;
-        carry = 0;
-        // Each backslash that is not itself escaped escapes the byte after it.
-        let mut escapes = slashes & !escaped;
-        while escapes != 0 {
-            let at = escapes.trailing_zeros();
-            if at == 63 {
-                carry = 1;
-            } else {
-                escaped |= 2u64 << at;
-            }
-            escapes &= escapes - 1;
-            escapes &= !escaped;
-        }
-        let quotes = quotes & !escaped;
-        if quotes != 0 {
-            return Some(i + quotes.trailing_zeros() as usize);
-        }
-        i += 64;
-    }
-    i += carry as usize;
-    while i < b.len() {
-        match b[i] {
-            b'"' => return Some(i),
-            b'\\' => i += 2,
-            _ => i += 1,
-        }
-    }
-    None
+/// A string as serde_json hands it over: borrowed from the body (it had no escapes), or decoded
+/// into a buffer that lives only for the call.
+enum Str<'de, 's> {
+    Body(&'de str),
+    Buffer(&'s str),
 }
 
-/// Bitmasks of the `"` and `\\` bytes of a 64-byte block, eight bytes at a time (SWAR: an exact
-/// zero-byte test, then the eight flag bits gathered by one multiplication).
-#[inline]
-fn masks(block: &[u8; 64]) -> (u64, u64) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const GATHER: u64 = 0x0102_0408_1020_4080;
-    /// 0x80 in each byte of `w` that equals the byte repeated in `pattern`.
-    #[inline]
-    fn eq(w: u64, pattern: u64) -> u64 {
-        let x = w ^ pattern;
-        !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
-    }
-    let mut quotes = 0u64;
-    let mut slashes = 0u64;
-    for (k, word) in block.as_chunks::<8>().0.iter().enumerate() {
-        let w = u64::from_le_bytes(*word);
-        let q = eq(w, ONES * u64::from(b'"'));
-        let s = eq(w, ONES * u64::from(b'\\'));
-        if q | s != 0 {
-            quotes |= ((q >> 7).wrapping_mul(GATHER) >> 56) << (8 * k);
-            slashes |= ((s >> 7).wrapping_mul(GATHER) >> 56) << (8 * k);
+impl<'de> Str<'de, '_> {
+    fn into_cow(self) -> Cow<'de, str> {
+        match self {
+            Str::Body(s) => Cow::Borrowed(s),
+            Str::Buffer(s) => Cow::Owned(s.to_owned()),
         }
     }
-    (quotes, slashes)
 }
 
-struct Scanner<'a> {
-    b: &'a [u8],
-    i: usize,
+/// A reader of one JSON value: the kinds it does not override are skipped.
+trait Read<'de>: Sized {
+    fn string(self, _s: Str<'de, '_>) {}
+
+    fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
 }
 
-impl<'a> Scanner<'a> {
-    #[inline]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
-            self.i += 1;
+/// Reads a value of any type with `R`.
+struct Any<R>(R);
+
+impl<'de, R: Read<'de>> DeserializeSeed<'de> for Any<R> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, R: Read<'de>> Visitor<'de> for Any<R> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<(), E> {
+        self.0.string(Str::Body(s));
+        Ok(())
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        self.0.string(Str::Buffer(s));
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        self.0.seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        self.0.map(map)
+    }
+}
+
+/// A JSON string, unescaped by serde (borrowed when it has no escapes).
+#[derive(Deserialize)]
+struct Unescaped<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// An object's `type` (`thinking`, `response_format`, a tool definition).
+#[derive(Deserialize)]
+struct Typed<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Option<Cow<'a, str>>,
+}
+
+/// Responses `text`, Anthropic `output_config`: `{"format": {"type": ...}}`.
+#[derive(Deserialize)]
+struct Format<'a> {
+    #[serde(borrow)]
+    format: Option<Typed<'a>>,
+}
+
+/// Responses `reasoning`.
+#[derive(Deserialize)]
+struct Reasoning<'a> {
+    #[serde(borrow)]
+    effort: Option<Cow<'a, str>>,
+}
+
+/// A block of an Anthropic `system` array.
+#[derive(Deserialize)]
+struct SystemBlock<'a> {
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+}
+
+/// `raw` read as a `T` when it is an object; None when it is anything else or does not fit.
+fn object<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
+    if raw.get().starts_with('{') { serde_json::from_str(raw.get()).ok() } else { None }
+}
+
+/// A string value's contents, still escaped (enough to compare with an ASCII name).
+fn raw_str(raw: &RawValue) -> Option<&str> {
+    raw.get().strip_prefix('"')?.strip_suffix('"')
+}
+
+/// A string value, unescaped.
+fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<Unescaped<'_>>(raw.get()).ok().map(|s| s.0)
+}
+
+/// A non-negative integer, saturating (a fraction is dropped, a negative is 0).
+fn count(raw: &RawValue) -> Option<u32> {
+    let n: serde_json::Number = serde_json::from_str(raw.get()).ok()?;
+    // `as` from a float saturates.
+    let n = n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64))?;
+    Some(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// A text of the body: still escaped (unescaped only if it is read), or already decoded.
+enum Text<'de> {
+    Raw(&'de RawValue),
+    Decoded(Cow<'de, str>),
+}
+
+impl Text<'_> {
+    /// Its size in bytes: as written (escapes included) for a raw text.
+    fn len(&self) -> usize {
+        match self {
+            Text::Raw(raw) => raw.get().len().saturating_sub(2),
+            Text::Decoded(s) => s.len(),
         }
     }
 
-    /// The next significant byte, not consumed.
-    #[inline]
-    fn peek(&mut self) -> Option<u8> {
-        self.ws();
-        self.b.get(self.i).copied()
-    }
-
-    #[inline]
-    fn eat(&mut self, c: u8) -> bool {
-        if self.peek() == Some(c) {
-            self.i += 1;
-            true
-        } else {
-            false
+    fn starts_with(&self, prefix: &str) -> bool {
+        match self {
+            Text::Raw(raw) => raw_str(raw).is_some_and(|s| s.starts_with(prefix)),
+            Text::Decoded(s) => s.starts_with(prefix),
         }
     }
 
-    /// Reads a string: its contents' span.
-    #[inline]
-    fn string(&mut self) -> Option<Span> {
-        if !self.eat(b'"') {
-            return None;
-        }
-        let start = self.i;
-        let end = string_end(self.b, start)?;
-        self.i = end + 1;
-        Some((start, end))
-    }
-
-    /// Reads a string if one is next, else skips the value.
-    fn string_or_skip(&mut self) -> Option<Span> {
-        if self.peek() == Some(b'"') {
-            self.string()
-        } else {
-            self.skip();
-            None
+    fn decode(&self) -> Cow<'_, str> {
+        match self {
+            // serde_json validated the string when it skipped it, but skipping does not check
+            // surrogate pairs: a lone one keeps the text as written.
+            Text::Raw(raw) => {
+                string(raw).unwrap_or_else(|| raw_str(raw).unwrap_or_default().into())
+            }
+            Text::Decoded(s) => Cow::Borrowed(s),
         }
     }
+}
 
-    fn bytes(&self, (start, end): Span) -> &'a [u8] {
-        self.b.get(start..end).unwrap_or_default()
-    }
+/// The envelope.
+struct Top<'x, 'de>(&'x mut Extractor<'de>);
 
-    /// Skips one value; false when the input ends or is malformed. Iterative: brackets are
-    /// only counted (not matched by kind), which is enough on a body that was validated.
-    fn skip(&mut self) -> bool {
-        let mut depth = 0usize;
-        loop {
-            let Some(c) = self.peek() else { return false };
-            match c {
-                b'"' => {
-                    if self.string().is_none() {
-                        self.i = self.b.len();
-                        return false;
-                    }
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum TopKey {
+    System,
+    Instructions,
+    Messages,
+    Input,
+    Tools,
+    Thinking,
+    ReasoningEffort,
+    Reasoning,
+    MaxTokens,
+    MaxCompletionTokens,
+    MaxOutputTokens,
+    ResponseFormat,
+    OutputFormat,
+    Text,
+    OutputConfig,
+    WebSearchOptions,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Read<'de> for Top<'_, 'de> {
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let x = self.0;
+        while let Some(key) = map.next_key::<TopKey>()? {
+            match key {
+                TopKey::Messages => map.next_value_seed(Any(Messages(&mut *x)))?,
+                TopKey::Input => map.next_value_seed(Any(Input(&mut *x)))?,
+                TopKey::Tools => map.next_value_seed(Any(Tools(&mut *x)))?,
+                TopKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
                 }
-                b'{' | b'[' => {
-                    depth += 1;
-                    self.i += 1;
-                    continue;
+                key => x.setting(key, map.next_value()?),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `messages`, or an `input` array.
+struct Messages<'x, 'de>(&'x mut Extractor<'de>);
+
+impl<'de> Read<'de> for Messages<'_, 'de> {
+    fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Message(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+/// Responses `input`: items, or a string (one user message).
+struct Input<'x, 'de>(&'x mut Extractor<'de>);
+
+impl<'de> Read<'de> for Input<'_, 'de> {
+    fn string(self, s: Str<'de, '_>) {
+        let x = self.0;
+        let text = Text::Decoded(s.into_cow());
+        x.bytes += text.len() as u64;
+        x.f.turns += 1;
+        x.first_role = Role::User;
+        x.steps.push(Step::Other);
+        x.last_user.clear();
+        x.last_user.push(text);
+    }
+
+    fn seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        Messages(self.0).seq(seq)
+    }
+}
+
+/// `tools`: each definition counted whole; its `type` tells a web search tool.
+struct Tools<'x, 'de>(&'x mut Extractor<'de>);
+
+impl<'de> Read<'de> for Tools<'_, 'de> {
+    fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Tool(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+struct Tool<'x, 'de>(&'x mut Extractor<'de>);
+
+impl<'de> DeserializeSeed<'de> for Tool<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        // Counted once it starts, so a body cut inside a definition still counts it.
+        self.0.f.tools += 1;
+        Any(self).deserialize(d)
+    }
+}
+
+impl<'de> Read<'de> for Tool<'_, 'de> {
+    /// In one pass: each value taken raw, sized with its key and the punctuation between (the
+    /// definition's length as written without spaces).
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let x = self.0;
+        x.bytes += 2;
+        while let Some(Unescaped(key)) = map.next_key()? {
+            let raw: &RawValue = map.next_value()?;
+            x.bytes += (key.len() + 4 + raw.get().len()) as u64;
+            if key == "type" && raw_str(raw).is_some_and(|ty| ty.starts_with("web_search")) {
+                x.f.web_search = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One message (Anthropic, Chat) or input item (Responses).
+struct Message<'x, 'de>(&'x mut Extractor<'de>);
+
+impl<'de> DeserializeSeed<'de> for Message<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let x = self.0;
+        x.current.clear();
+        let mut item = Item::default();
+        let read = x.item(0, &mut item, d);
+        x.end_message(&item);
+        read
+    }
+}
+
+/// The blocks of a `content` (or `output`) array, at `level`.
+struct Blocks<'x, 'de> {
+    x: &'x mut Extractor<'de>,
+    level: u32,
+    parent: &'x mut Item<'de>,
+}
+
+impl<'de> Read<'de> for Blocks<'_, 'de> {
+    fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Blocks { x, level, parent } = self;
+        while seq.next_element_seed(Block { x: &mut *x, level, parent: &mut *parent })?.is_some() {}
+        Ok(())
+    }
+}
+
+struct Block<'x, 'de> {
+    x: &'x mut Extractor<'de>,
+    level: u32,
+    parent: &'x mut Item<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for Block<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let mut block = Item::default();
+        let read = self.x.item(self.level, &mut block, d);
+        if self.level == 1 {
+            self.parent.calls += block.calls;
+            self.parent.results += block.results;
+        }
+        read
+    }
+}
+
+/// The fields of a message, item or block.
+struct Fields<'x, 'de> {
+    x: &'x mut Extractor<'de>,
+    level: u32,
+    item: &'x mut Item<'de>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum ItemKey {
+    Type,
+    Role,
+    Text,
+    Content,
+    Output,
+    ToolCalls,
+    Input,
+    Arguments,
+    Thinking,
+    Data,
+    Summary,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Read<'de> for Fields<'_, 'de> {
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Fields { x, level, item } = self;
+        while let Some(key) = map.next_key::<ItemKey>()? {
+            match key {
+                // A message's content is read in place: its blocks hold most of the body.
+                ItemKey::Content if level == 0 => {
+                    map.next_value_seed(Any(Content { x: &mut *x, item: &mut *item }))?;
                 }
-                b'}' | b']' => {
-                    if depth == 0 {
-                        return false;
-                    }
-                    depth -= 1;
-                    self.i += 1;
+                // Image, audio and file data (`source`, `image_url`, `input_audio`, `file`,
+                // `file_data`, ...) and everything else: skipped, not counted.
+                ItemKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
                 }
-                b',' | b':' => {
-                    if depth == 0 {
-                        return false;
-                    }
-                    self.i += 1;
-                    continue;
-                }
-                _ => {
-                    // A number, `true`, `false` or `null` (or garbage): up to a delimiter. The
-                    // first byte is none of them, so this always advances.
-                    self.i += 1;
-                    while let Some(c) = self.b.get(self.i) {
-                        if matches!(
-                            c,
-                            b',' | b':' | b'}' | b']' | b'"' | b' ' | b'\n' | b'\r' | b'\t'
-                        ) {
-                            break;
-                        }
-                        self.i += 1;
-                    }
-                }
-            }
-            if depth == 0 {
-                return true;
+                key => x.field(level, item, key, map.next_value()?),
             }
         }
+        Ok(())
+    }
+}
+
+/// A message's `content`: its text, or its blocks.
+struct Content<'x, 'de> {
+    x: &'x mut Extractor<'de>,
+    item: &'x mut Item<'de>,
+}
+
+impl<'de> Read<'de> for Content<'_, 'de> {
+    fn string(self, s: Str<'de, '_>) {
+        let text = Text::Decoded(s.into_cow());
+        self.x.bytes += text.len() as u64;
+        self.item.text = Some(text);
     }
 
-    /// Skips a value and returns how many bytes it took.
-    fn skip_len(&mut self) -> usize {
-        self.ws();
-        let start = self.i;
-        self.skip();
-        self.i - start
-    }
-
-    /// Walks an object, calling `f` with each key (raw, still escaped); `f` must read or skip
-    /// the value. Anything other than an object is skipped. False when the input is malformed.
-    fn object(&mut self, mut f: impl FnMut(&mut Self, &'a [u8]) -> bool) -> bool {
-        if self.peek() != Some(b'{') {
-            return self.skip();
-        }
-        self.i += 1;
-        if self.eat(b'}') {
-            return true;
-        }
-        loop {
-            let Some(key) = self.string() else { return false };
-            if !self.eat(b':') {
-                return false;
-            }
-            let key = self.bytes(key);
-            if !f(self, key) {
-                return false;
-            }
-            if self.eat(b',') {
-                continue;
-            }
-            return self.eat(b'}');
-        }
-    }
-
-    /// Walks an array, calling `f` for each element; `f` must read or skip it. Anything other
-    /// than an array is skipped.
-    fn array(&mut self, mut f: impl FnMut(&mut Self) -> bool) -> bool {
-        if self.peek() != Some(b'[') {
-            return self.skip();
-        }
-        self.i += 1;
-        if self.eat(b']') {
-            return true;
-        }
-        loop {
-            if !f(self) {
-                return false;
-            }
-            if self.eat(b',') {
-                continue;
-            }
-            return self.eat(b']');
-        }
-    }
-
-    /// Reads a non-negative integer (saturating; a fraction is dropped, a negative is 0). Any
-    /// other value is skipped and gives None.
-    fn number(&mut self) -> (bool, Option<u64>) {
-        match self.peek() {
-            Some(b'0'..=b'9') => {
-                let mut n = 0u64;
-                while let Some(&d @ b'0'..=b'9') = self.b.get(self.i) {
-                    n = n.saturating_mul(10).saturating_add(u64::from(d - b'0'));
-                    self.i += 1;
-                }
-                (self.skip_number_rest(), Some(n))
-            }
-            Some(b'-') => (self.skip(), Some(0)),
-            _ => (self.skip(), None),
-        }
-    }
-
-    fn skip_number_rest(&mut self) -> bool {
-        while let Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') = self.b.get(self.i) {
-            self.i += 1;
-        }
-        true
-    }
-
-    /// The `type` of an object (`{"type": "json_schema", ...}`), or of nested `key` in it.
-    fn object_type(&mut self) -> (bool, Option<Span>) {
-        let mut ty = None;
-        let ok = self.object(|p, k| {
-            if k == b"type" {
-                ty = p.string_or_skip();
-                true
-            } else {
-                p.skip()
-            }
-        });
-        (ok, ty)
+    fn seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        Blocks { x: self.x, level: 1, parent: self.item }.seq(seq)
     }
 }
 
@@ -429,12 +571,12 @@ enum Role {
     Tool,
 }
 
-fn role(raw: &[u8]) -> Role {
+fn role(raw: &str) -> Role {
     match raw {
-        b"user" => Role::User,
-        b"assistant" | b"model" => Role::Assistant,
-        b"system" | b"developer" => Role::System,
-        b"tool" | b"function" => Role::Tool,
+        "user" => Role::User,
+        "assistant" | "model" => Role::Assistant,
+        "system" | "developer" => Role::System,
+        "tool" | "function" => Role::Tool,
         _ => Role::None,
     }
 }
@@ -455,11 +597,12 @@ enum Step {
 
 /// What one object (a message, a Responses item, or a content block) held.
 #[derive(Default)]
-struct Item {
-    ty: Option<Span>,
+struct Item<'de> {
+    /// `type`, still escaped.
+    ty: Option<&'de str>,
     role: Role,
     /// `text` (block) or `content` as a string.
-    text: Option<Span>,
+    text: Option<Text<'de>>,
     /// Blocks that call a tool, and blocks that return a result, among its content.
     calls: u32,
     results: u32,
@@ -467,17 +610,16 @@ struct Item {
     tool_calls: bool,
 }
 
-struct Extractor<'a> {
-    p: Scanner<'a>,
+struct Extractor<'de> {
     responses: bool,
     f: Features,
     /// Bytes counted for the token estimate, and media items at a fixed cost.
     bytes: u64,
     media: u64,
-    system: Vec<Span>,
+    system: Vec<Text<'de>>,
     /// Human text of the message being read, and of the latest user message that had some.
-    current: Vec<Span>,
-    last_user: Vec<Span>,
+    current: Vec<Text<'de>>,
+    last_user: Vec<Text<'de>>,
     steps: Vec<Step>,
     /// The only message's role, for the probe rule.
     first_role: Role,
@@ -486,10 +628,9 @@ struct Extractor<'a> {
 /// Content nested deeper than this is skipped whole (only counted).
 const MAX_LEVEL: u32 = 4;
 
-impl<'a> Extractor<'a> {
-    fn new(b: &'a [u8], dialect: &str) -> Self {
+impl<'de> Extractor<'de> {
+    fn new(dialect: &str) -> Self {
         Self {
-            p: Scanner { b, i: 0 },
             responses: dialect == OPENAI_RESPONSES,
             f: Features::default(),
             bytes: 0,
@@ -502,169 +643,166 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    fn top(&mut self) {
-        let mut p = Scanner { b: self.p.b, i: 0 };
-        p.object(|p, key| match key {
-            b"system" | b"instructions" => self.system_prompt(p),
-            b"messages" => p.array(|p| self.message(p)),
-            b"input" => {
-                if p.peek() == Some(b'"') {
-                    // A Responses string input: one user message.
-                    let Some(s) = p.string() else { return false };
-                    self.bytes += (s.1 - s.0) as u64;
-                    self.f.turns += 1;
-                    self.first_role = Role::User;
-                    self.steps.push(Step::Other);
-                    self.last_user.clear();
-                    self.last_user.push(s);
-                    true
-                } else {
-                    p.array(|p| self.message(p))
+    /// A small top-level key of the envelope.
+    fn setting(&mut self, key: TopKey, raw: &'de RawValue) {
+        match key {
+            TopKey::System | TopKey::Instructions => self.system_prompt(raw),
+            TopKey::Thinking => {
+                if let Some(ty) = object::<Typed<'_>>(raw).and_then(|t| t.ty) {
+                    self.f.thinking = matches!(&*ty, "enabled" | "adaptive");
                 }
             }
-            b"tools" => p.array(|p| self.tool(p)),
-            b"thinking" => {
-                let (ok, ty) = p.object_type();
-                if let Some(ty) = ty {
-                    self.f.thinking = matches!(p.bytes(ty), b"enabled" | b"adaptive");
+            TopKey::ReasoningEffort => {
+                if let Some(effort) = string(raw) {
+                    self.f.thinking = !matches!(&*effort, "minimal" | "none");
                 }
-                ok
             }
-            b"reasoning_effort" => {
-                if let Some(s) = p.string_or_skip() {
-                    self.f.thinking = !matches!(p.bytes(s), b"minimal" | b"none");
-                }
-                true
-            }
-            b"reasoning" => {
-                if p.peek() != Some(b'{') {
-                    return p.skip();
-                }
+            TopKey::Reasoning => {
                 // A reasoning object asks for the model's default effort unless it says less.
-                let mut thinking = true;
-                let ok = p.object(|p, k| {
-                    if k == b"effort" {
-                        if let Some(s) = p.string_or_skip() {
-                            thinking = !matches!(p.bytes(s), b"minimal" | b"none");
-                        }
-                        true
-                    } else {
-                        p.skip()
-                    }
-                });
-                self.f.thinking = thinking;
-                ok
-            }
-            b"max_tokens" | b"max_completion_tokens" | b"max_output_tokens" => {
-                let (ok, n) = p.number();
-                // `max_completion_tokens` supersedes the deprecated Chat `max_tokens`.
-                if let Some(n) = n
-                    && (key == b"max_completion_tokens" || self.f.max_tokens.is_none())
-                {
-                    self.f.max_tokens = Some(u32::try_from(n).unwrap_or(u32::MAX));
+                if raw.get().starts_with('{') {
+                    let effort = object::<Reasoning<'_>>(raw).and_then(|r| r.effort);
+                    self.f.thinking = !matches!(effort.as_deref(), Some("minimal" | "none"));
                 }
-                ok
             }
-            b"response_format" | b"output_format" => {
-                let (ok, ty) = p.object_type();
-                self.json_type(p, ty);
-                ok
+            TopKey::MaxTokens | TopKey::MaxCompletionTokens | TopKey::MaxOutputTokens => {
+                // `max_completion_tokens` supersedes the deprecated Chat `max_tokens`.
+                if let Some(n) = count(raw)
+                    && (key == TopKey::MaxCompletionTokens || self.f.max_tokens.is_none())
+                {
+                    self.f.max_tokens = Some(n);
+                }
+            }
+            TopKey::ResponseFormat | TopKey::OutputFormat => {
+                self.json_type(object::<Typed<'_>>(raw));
             }
             // Responses `text.format`, Anthropic `output_config.format`.
-            b"text" | b"output_config" => p.object(|p, k| {
-                if k == b"format" {
-                    let (ok, ty) = p.object_type();
-                    self.json_type(p, ty);
-                    ok
-                } else {
-                    p.skip()
-                }
-            }),
-            b"web_search_options" => {
-                if p.peek() != Some(b'n') {
-                    self.f.web_search = true;
-                }
-                p.skip()
+            TopKey::Text | TopKey::OutputConfig => {
+                self.json_type(object::<Format<'_>>(raw).and_then(|f| f.format));
             }
-            _ => p.skip(),
-        });
+            TopKey::WebSearchOptions => self.f.web_search |= raw.get() != "null",
+            TopKey::Messages | TopKey::Input | TopKey::Tools | TopKey::Other => {}
+        }
     }
 
-    fn json_type(&mut self, p: &Scanner<'a>, ty: Option<Span>) {
-        if let Some(ty) = ty
-            && matches!(p.bytes(ty), b"json_object" | b"json_schema")
+    fn json_type(&mut self, format: Option<Typed<'_>>) {
+        if format.and_then(|f| f.ty).is_some_and(|ty| matches!(&*ty, "json_object" | "json_schema"))
         {
             self.f.json_output = true;
         }
     }
 
     /// `system` (a string or text blocks) or `instructions`.
-    fn system_prompt(&mut self, p: &mut Scanner<'a>) -> bool {
-        match p.peek() {
-            Some(b'"') => {
-                let Some(s) = p.string() else { return false };
-                self.add_system(s);
-                true
-            }
-            Some(b'[') => p.array(|p| {
-                let mut text = None;
-                let ok = p.object(|p, k| {
-                    if k == b"text" {
-                        text = p.string_or_skip();
-                        true
-                    } else {
-                        p.skip()
-                    }
-                });
-                if let Some(s) = text {
-                    self.add_system(s);
+    fn system_prompt(&mut self, raw: &'de RawValue) {
+        if raw.get().starts_with('"') {
+            self.add_system(Text::Raw(raw));
+        } else if let Ok(blocks) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
+            for block in blocks {
+                if let Some(text) = object::<SystemBlock<'_>>(block).and_then(|b| b.text)
+                    && text.get().starts_with('"')
+                {
+                    self.add_system(Text::Raw(text));
                 }
-                ok
-            }),
-            _ => p.skip(),
+            }
         }
     }
 
-    fn add_system(&mut self, s: Span) {
-        let n = s.1 - s.0;
+    fn add_system(&mut self, text: Text<'de>) {
+        let n = text.len();
         self.f.system_bytes =
             self.f.system_bytes.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
         self.bytes += n as u64;
-        self.system.push(s);
+        self.system.push(text);
     }
 
-    /// One tool definition: counted whole; its `type` tells a web search tool.
-    fn tool(&mut self, p: &mut Scanner<'a>) -> bool {
-        p.ws();
-        let start = p.i;
-        let (ok, ty) = p.object_type();
-        self.bytes += (p.i - start) as u64;
-        self.f.tools += 1;
-        if let Some(ty) = ty
-            && p.bytes(ty).starts_with(b"web_search")
-        {
-            self.f.web_search = true;
+    /// Reads one object: a message or item (level 0), a block of its content (level 1), or
+    /// something nested in a tool result (level 2 and deeper). Text at levels 0 and 1 is the
+    /// message's own and is gathered in `current`; deeper text is only counted.
+    fn item<D: Deserializer<'de>>(
+        &mut self,
+        level: u32,
+        item: &mut Item<'de>,
+        d: D,
+    ) -> Result<(), D::Error> {
+        if level > MAX_LEVEL {
+            self.bytes += <&RawValue>::deserialize(d)?.get().len() as u64;
+            return Ok(());
         }
-        ok
+        let read = Any(Fields { x: &mut *self, level, item: &mut *item }).deserialize(d);
+        let ty = item.ty.unwrap_or_default();
+        match ty {
+            "image" | "image_url" | "input_image" => {
+                self.f.images = true;
+                self.media += MEDIA_TOKENS;
+            }
+            "document" | "file" | "input_file" | "input_audio" => {
+                self.media += MEDIA_TOKENS;
+            }
+            "tool_use" | "server_tool_use" | "mcp_tool_use" => item.calls += 1,
+            "tool_result" | "web_search_tool_result" | "mcp_tool_result" => item.results += 1,
+            _ => {}
+        }
+        if level <= 1
+            && matches!(ty, "" | "text" | "input_text" | "message")
+            && let Some(text) = item.text.take()
+            && !text.starts_with("<system-reminder>")
+        {
+            self.current.push(text);
+        }
+        read
     }
 
-    /// One message (Anthropic, Chat) or input item (Responses).
-    fn message(&mut self, p: &mut Scanner<'a>) -> bool {
-        self.current.clear();
-        let mut item = Item::default();
-        let ok = self.item(p, 0, &mut item);
+    /// One field of an object at `level` (other than a message's `content`), taken raw.
+    fn field(&mut self, level: u32, item: &mut Item<'de>, key: ItemKey, raw: &'de RawValue) {
+        let s = raw.get();
+        match key {
+            ItemKey::Type => item.ty = raw_str(raw),
+            ItemKey::Role => {
+                if let Some(r) = raw_str(raw) {
+                    item.role = role(r);
+                }
+            }
+            ItemKey::Text | ItemKey::Content if s.starts_with('"') => {
+                let text = Text::Raw(raw);
+                self.bytes += text.len() as u64;
+                item.text = Some(text);
+            }
+            // A tool result's blocks, a Responses `function_call_output` given as items: read
+            // from the raw value (a tool result is most often one long string, sized without
+            // being decoded).
+            ItemKey::Content | ItemKey::Output if s.starts_with('[') => {
+                let blocks = Blocks { x: self, level: level + 1, parent: item };
+                let _ = Any(blocks).deserialize(&mut serde_json::Deserializer::from_str(s));
+            }
+            ItemKey::ToolCalls => {
+                self.bytes += s.len() as u64;
+                item.tool_calls |=
+                    s.strip_prefix('[').is_some_and(|s| !s.trim_start().starts_with(']'));
+            }
+            // Tool inputs, Responses call arguments and outputs, thinking, reasoning summaries:
+            // counted by their raw size.
+            ItemKey::Input
+            | ItemKey::Arguments
+            | ItemKey::Output
+            | ItemKey::Thinking
+            | ItemKey::Data
+            | ItemKey::Summary
+            | ItemKey::Content => self.bytes += s.len() as u64,
+            ItemKey::Text | ItemKey::Other => {}
+        }
+    }
+
+    /// After a message: its turn, its step in the tool loop, and where its text goes.
+    fn end_message(&mut self, item: &Item<'de>) {
         self.f.turns += 1;
         if self.f.turns == 1 {
             self.first_role = item.role;
         }
-        let ty = item.ty.map(|t| p.bytes(t)).unwrap_or_default();
-        let step = match (ty, item.role) {
-            (b"function_call" | b"custom_tool_call" | b"local_shell_call", _) => Step::Call,
-            (
-                b"function_call_output" | b"custom_tool_call_output" | b"local_shell_call_output",
-                _,
-            ) => Step::Result,
-            (b"reasoning", _) => Step::Between,
+        let step = match (item.ty.unwrap_or_default(), item.role) {
+            ("function_call" | "custom_tool_call" | "local_shell_call", _) => Step::Call,
+            ("function_call_output" | "custom_tool_call_output" | "local_shell_call_output", _) => {
+                Step::Result
+            }
+            ("reasoning", _) => Step::Between,
             (_, Role::Assistant) if item.calls > 0 || item.tool_calls => Step::Call,
             (_, Role::Assistant) if self.responses => Step::Between,
             (_, Role::User) if item.results > 0 => Step::Result,
@@ -677,116 +815,36 @@ impl<'a> Extractor<'a> {
                 std::mem::swap(&mut self.last_user, &mut self.current);
             }
             Role::System => {
-                for &s in &self.current {
+                for text in &self.current {
                     self.f.system_bytes = self
                         .f
                         .system_bytes
-                        .saturating_add(u32::try_from(s.1 - s.0).unwrap_or(u32::MAX));
+                        .saturating_add(u32::try_from(text.len()).unwrap_or(u32::MAX));
                 }
-                self.system.extend_from_slice(&self.current);
+                self.system.append(&mut self.current);
             }
             _ => {}
         }
-        ok
-    }
-
-    /// Reads one object: a message or item (level 0), a block of its content (level 1), or
-    /// something nested in a tool result (level 2 and deeper). Text at levels 0 and 1 is the
-    /// message's own and is gathered in `current`; deeper text is only counted.
-    fn item(&mut self, p: &mut Scanner<'a>, level: u32, item: &mut Item) -> bool {
-        if level > MAX_LEVEL {
-            self.bytes += p.skip_len() as u64;
-            return true;
-        }
-        let ok = p.object(|p, key| match key {
-            b"type" => {
-                item.ty = p.string_or_skip();
-                true
-            }
-            b"role" => {
-                if let Some(s) = p.string_or_skip() {
-                    item.role = role(p.bytes(s));
-                }
-                true
-            }
-            b"text" | b"content" if p.peek() == Some(b'"') => {
-                let Some(s) = p.string() else { return false };
-                self.bytes += (s.1 - s.0) as u64;
-                item.text = Some(s);
-                true
-            }
-            // Nested content: a message's blocks, a tool result's blocks, a Responses
-            // `function_call_output` given as items.
-            b"content" | b"output" if p.peek() == Some(b'[') => p.array(|p| {
-                let mut block = Item::default();
-                let ok = self.item(p, level + 1, &mut block);
-                if level == 0 {
-                    item.calls += block.calls;
-                    item.results += block.results;
-                }
-                ok
-            }),
-            b"tool_calls" => {
-                let array = p.peek() == Some(b'[');
-                let n = p.skip_len();
-                self.bytes += n as u64;
-                item.tool_calls |=
-                    array && !p.bytes((p.i - n, p.i)).iter().all(|c| b"[ \n\r\t]".contains(c));
-                true
-            }
-            // Tool inputs, Responses call arguments and outputs, thinking, reasoning summaries:
-            // counted by their raw size.
-            b"input" | b"arguments" | b"output" | b"thinking" | b"data" | b"summary"
-            | b"content" => {
-                self.bytes += p.skip_len() as u64;
-                true
-            }
-            // Image, audio and file data (`source`, `image_url`, `input_audio`, `file`,
-            // `file_data`, ...) and everything else: skipped, not counted.
-            _ => p.skip(),
-        });
-        let ty = item.ty.map(|t| p.bytes(t)).unwrap_or_default();
-        match ty {
-            b"image" | b"image_url" | b"input_image" => {
-                self.f.images = true;
-                self.media += MEDIA_TOKENS;
-            }
-            b"document" | b"file" | b"input_file" | b"input_audio" => {
-                self.media += MEDIA_TOKENS;
-            }
-            b"tool_use" | b"server_tool_use" | b"mcp_tool_use" => item.calls += 1,
-            b"tool_result" | b"web_search_tool_result" | b"mcp_tool_result" => item.results += 1,
-            _ => {}
-        }
-        if level <= 1
-            && let Some(s) = item.text
-            && matches!(ty, b"" | b"text" | b"input_text" | b"message")
-            && !p.bytes(s).starts_with(b"<system-reminder>")
-        {
-            self.current.push(s);
-        }
-        ok
     }
 
     fn finish(mut self) -> Features {
-        let b = self.p.b;
         let mut f = std::mem::take(&mut self.f);
 
         // The prompt: the latest user message with text of its own.
         let mut fences = 0u32;
-        let mut raw = Vec::new();
-        for (k, &(start, end)) in self.last_user.iter().enumerate() {
-            let s = b.get(start..end).unwrap_or_default();
-            fences += memchr::memmem::find_iter(s, b"```").count() as u32;
-            if raw.len() < PROMPT_CHARS * 4 {
+        let mut prompt = String::new();
+        for (k, text) in self.last_user.iter().enumerate() {
+            let text = text.decode();
+            fences += memchr::memmem::find_iter(text.as_bytes(), b"```").count() as u32;
+            if prompt.len() < PROMPT_CHARS * 4 {
                 if k > 0 {
-                    raw.push(b'\n');
+                    prompt.push('\n');
                 }
-                unescape_into(s, &mut raw, PROMPT_CHARS * 4 + 4);
+                let end = text.char_indices().nth(PROMPT_CHARS).map_or(text.len(), |(at, _)| at);
+                prompt.push_str(text.get(..end).unwrap_or_default());
             }
         }
         f.code_blocks = fences.div_ceil(2);
-        let mut prompt = String::from_utf8_lossy(&raw).into_owned();
         if let Some((at, _)) = prompt.char_indices().nth(PROMPT_CHARS) {
             prompt.truncate(at);
         }
@@ -840,18 +898,18 @@ impl<'a> Extractor<'a> {
             return Shape::Probe;
         }
         let prompt = f.prompt.to_ascii_lowercase();
-        let mut system = Vec::new();
+        let mut system = String::new();
         if f.tools == 0 {
-            for &(start, end) in &self.system {
-                system.extend(self.p.b.get(start..end).unwrap_or_default());
-                system.push(b'\n');
+            for text in &self.system {
+                system.push_str(&text.decode());
+                system.push('\n');
             }
             system.make_ascii_lowercase();
         }
         let has = |phrases: &[&str]| {
             phrases.iter().any(|ph| {
                 let finder = memchr::memmem::Finder::new(ph.as_bytes());
-                finder.find(prompt.as_bytes()).is_some() || finder.find(&system).is_some()
+                finder.find(prompt.as_bytes()).is_some() || finder.find(system.as_bytes()).is_some()
             })
         };
         if has(TITLE_PHRASES) {
@@ -862,65 +920,6 @@ impl<'a> Extractor<'a> {
         }
         Shape::Turn
     }
-}
-
-/// Decodes the JSON string contents `s` (without quotes) into `out`, stopping once `out` holds
-/// `limit` bytes. Bad escapes give U+FFFD; invalid UTF-8 is left to the caller's lossy decoding.
-fn unescape_into(s: &[u8], out: &mut Vec<u8>, limit: usize) {
-    let mut i = 0;
-    while i < s.len() && out.len() < limit {
-        let run = memchr::memchr(b'\\', &s[i..]).map_or(s.len(), |at| i + at);
-        let take = run.min(i.saturating_add(limit - out.len()));
-        out.extend_from_slice(&s[i..take]);
-        i = take;
-        if i != run || i >= s.len() {
-            continue;
-        }
-        // At a backslash.
-        let c = s.get(i + 1).copied().unwrap_or(b'?');
-        i += 2;
-        let simple = match c {
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            b'/' => Some(b'/'),
-            b'b' => Some(8),
-            b'f' => Some(12),
-            b'n' => Some(b'\n'),
-            b'r' => Some(b'\r'),
-            b't' => Some(b'\t'),
-            _ => None,
-        };
-        if let Some(c) = simple {
-            out.push(c);
-            continue;
-        }
-        let mut ch = char::REPLACEMENT_CHARACTER;
-        if c == b'u'
-            && let Some(hi) = hex4(s, i)
-        {
-            i += 4;
-            if (0xD800..0xDC00).contains(&hi) {
-                if s.get(i..i + 2) == Some(b"\\u")
-                    && let Some(lo) = hex4(s, i + 2)
-                    && (0xDC00..0xE000).contains(&lo)
-                {
-                    i += 6;
-                    let code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                    ch = char::from_u32(code).unwrap_or(ch);
-                }
-            } else {
-                ch = char::from_u32(hi).unwrap_or(ch);
-            }
-        }
-        let mut buf = [0u8; 4];
-        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-    }
-}
-
-fn hex4(s: &[u8], at: usize) -> Option<u32> {
-    let digits = s.get(at..at + 4)?;
-    let text = std::str::from_utf8(digits).ok()?;
-    u32::from_str_radix(text, 16).ok()
 }
 
 /// Distinct path-like tokens in `text`: a token with a `/` (not a URL) that starts with `/`,
@@ -1014,44 +1013,39 @@ mod tests {
     }
 
     #[test]
-    fn string_end_matches_a_plain_scan() {
-        fn naive(b: &[u8], mut i: usize) -> Option<usize> {
-            while i < b.len() {
-                match b[i] {
-                    b'"' => return Some(i),
-                    b'\\' => i += 2,
-                    _ => i += 1,
-                }
-            }
-            None
-        }
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for len in 0..400 {
-            for _ in 0..20 {
-                let s: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        [b'a', b'\\', b'"', b'x', b'\\', b'b'][(seed % 6) as usize]
-                    })
-                    .collect();
-                assert_eq!(string_end(&s, 0), naive(&s, 0), "{:?}", String::from_utf8_lossy(&s));
+    fn cut_and_deep_bodies_read_without_panic() {
+        let body = json!({"system": [{"type": "text", "text": "s\"q"}], "max_tokens": 9,
+            "tools": [{"name": "a", "input_schema": {"type": "object"}}, {"type": "web_search"}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "a\nb \u{e9}"},
+                {"type": "image", "source": {"data": "AAAA"}}]},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "1", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "1",
+                    "content": [{"type": "text", "text": "r"}, {"type": "image"}]}]}]})
+        .to_string();
+        let full = Features::extract(ANTHROPIC, body.as_bytes());
+        assert_eq!((full.prompt.as_str(), full.tools, full.tool_loop_depth), ("a\nb é", 2, 1));
+        for end in 0..body.len() {
+            for d in [ANTHROPIC, OPENAI_CHAT, OPENAI_RESPONSES] {
+                let _ = Features::extract(d, &body.as_bytes()[..end]);
             }
         }
-    }
-
-    #[test]
-    fn unescaping_agrees_with_serde_json() {
-        for s in ["plain", "a\"b\\c\n\t\u{1}", "é ü 日本 🎉", "\u{7f}\u{ffff}", "x/y"] {
-            let quoted = serde_json::to_string(s).unwrap();
-            let mut out = Vec::new();
-            unescape_into(&quoted.as_bytes()[1..quoted.len() - 1], &mut out, usize::MAX);
-            assert_eq!(String::from_utf8(out).unwrap(), s);
+        // Deep nesting inside the keys that are read: serde_json's depth limit ends the walk.
+        let deep = |open: &str, close: &str| {
+            format!(
+                "{{\"max_tokens\": 7, \"messages\": [{{\"role\": \"user\", \"content\": {}1{}}}]}}",
+                open.repeat(100_000),
+                close.repeat(100_000)
+            )
+        };
+        for body in [deep("[", "]"), deep("[{\"content\": ", "}]"), deep("{\"a\": ", "}")] {
+            assert_eq!(Features::extract(ANTHROPIC, body.as_bytes()).max_tokens, Some(7));
         }
-        let mut out = Vec::new();
-        unescape_into(br"\ud83c\udf89 \u00e9 \/ \ud800 \x \u12", &mut out, usize::MAX);
-        assert_eq!(String::from_utf8_lossy(&out), "🎉 é / \u{fffd} \u{fffd} \u{fffd}12");
+        // A lone surrogate (serde_json skips it but will not decode it).
+        let f = Features::extract(
+            ANTHROPIC,
+            br#"{"messages": [{"role": "user", "content": [{"type": "text", "text": "x\ud800"}]}]}"#,
+        );
+        assert_eq!(f.prompt, "x\\ud800");
     }
 
     #[test]

@@ -41,32 +41,38 @@ pub struct Gateway {
 /// After the grace period, streams still open get this long to send their error event.
 const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
+/// The routing catalog a config describes, before any probe has run (no discovered models,
+/// providers not yet known up or down). Also what `tollgate route explain` plans with.
+pub fn catalog(config: &Config) -> Catalog {
+    Catalog {
+        providers: config
+            .providers
+            .iter()
+            .map(|p| ProviderEntry {
+                name: p.name.clone(),
+                dialects: std::iter::once(p.dialect())
+                    .chain(p.preset.also_speaks.iter().copied())
+                    .map(tollgate_wire::Dialect::as_str)
+                    .collect(),
+                models: p.models.clone(),
+                discovered: Vec::new(),
+                patterns: p.preset.model_patterns.iter().map(|s| (*s).to_owned()).collect(),
+                local: p.local,
+                up: None,
+                status: Default::default(),
+            })
+            .collect(),
+        aliases: config.routing.aliases.clone(),
+        settings: config.routing.settings.clone(),
+    }
+}
+
 impl Gateway {
     /// Builds the gateway and starts its background tasks (history writer, provider probes).
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, BuildError> {
         let providers: Vec<Provider> =
             config.providers.iter().map(Provider::from_config).collect::<Result<_, _>>()?;
-        let catalog = Catalog {
-            providers: config
-                .providers
-                .iter()
-                .map(|p| ProviderEntry {
-                    name: p.name.clone(),
-                    dialects: std::iter::once(p.dialect())
-                        .chain(p.preset.also_speaks.iter().copied())
-                        .map(tollgate_wire::Dialect::as_str)
-                        .collect(),
-                    models: p.models.clone(),
-                    discovered: Vec::new(),
-                    patterns: p.preset.model_patterns.iter().map(|s| (*s).to_owned()).collect(),
-                    local: p.local,
-                    up: None,
-                    status: Default::default(),
-                })
-                .collect(),
-            aliases: config.routing.aliases.clone(),
-            settings: config.routing.settings.clone(),
-        };
+        let catalog = catalog(&config);
         let client = UpstreamClient::new(&config.timeouts)?;
         let keys = KeyRing::new(config.master_key.as_ref(), &config.keys);
         let seal_secret =

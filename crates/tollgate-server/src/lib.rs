@@ -52,4 +52,4 @@ pub mod telemetry;
 pub mod titles;
 pub mod translate;
 
-pub use app::{BuildError, Gateway};
+pub use app::{BuildError, Gateway, catalog};

@@ -49,6 +49,7 @@ macro_rules! conformance {
             state::state_large_values_round_trip,
             state::state_purge_removes_only_older_entries_and_counts_them,
             state::state_is_shared_by_handles_and_survives_reopening,
+            read::route_stats_group_routed_requests,
         );
     };
     (@cases $backend:ident, $variant:ident; $($group:ident :: $case:ident),* $(,)?) => {

@@ -107,3 +107,45 @@ pub async fn unknown_ids_are_none(h: &Harness) {
     assert_eq!(h.store.get_session("nope").await.unwrap(), None);
     assert!(h.store.session_exchanges("nope").await.unwrap().is_empty());
 }
+
+pub async fn route_stats_group_routed_requests(h: &Harness) {
+    let mut batch = Vec::new();
+    for n in 1..=5u32 {
+        let mut r = full(n, "s-route");
+        r.route_category = Some(if n <= 3 { "debug" } else { "simple_qa" }.into());
+        r.route_deployment = Some(if n == 5 { "openai:gpt-5-nano" } else { "anthropic:claude-sonnet-4-5" }.into());
+        if n == 2 {
+            r.outcome = "upstream_error".into();
+        }
+        if n == 3 {
+            // A tool call with no text still counts as an answer; an empty answer does not.
+            r.output_tokens = 0;
+            r.stop_reason = Some("tool_use".into());
+        }
+        if n == 4 {
+            r.output_tokens = 0;
+        }
+        batch.push(r);
+    }
+    let mut unrouted = full(6, "s-route");
+    unrouted.route_category = None;
+    batch.push(unrouted);
+    h.store.append(&batch).await.unwrap();
+
+    let stats = h.store.route_stats(T0).await.unwrap();
+    let rows: Vec<(&str, &str, i64, i64, i64)> = stats
+        .iter()
+        .map(|s| (s.category.as_str(), s.deployment.as_str(), s.requests, s.ok, s.cost_micros))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("debug", "anthropic:claude-sonnet-4-5", 3, 2, 3 * 12_345),
+            ("simple_qa", "anthropic:claude-sonnet-4-5", 1, 0, 12_345),
+            ("simple_qa", "openai:gpt-5-nano", 1, 1, 12_345),
+        ]
+    );
+    assert_eq!(stats[0].input_tokens, 3 * 1200);
+    // The window: nothing started after the last record.
+    assert!(h.store.route_stats(T0 + 1_000_000).await.unwrap().is_empty());
+}

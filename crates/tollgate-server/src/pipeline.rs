@@ -375,9 +375,12 @@ pub(crate) async fn send_upstream(
 
 /// A stream whose first frame is an error event failed before anything reached the client: it
 /// may still fall back, unless this is the last chance, when it passes through as it came.
+/// The first chunk is awaited at most one keep-alive interval: a provider that is slow to
+/// start (a reasoning model) gets its stream committed to the client, keep-alive comments and
+/// all, and can no longer fall back.
 pub(crate) async fn open_stream(
     resp: reqwest::Response,
-    first_byte: std::time::Duration,
+    timeouts: &tollgate_config::Timeouts,
     last_chance: bool,
 ) -> Result<crate::relay::Upstream, Attempt> {
     use futures_util::StreamExt;
@@ -385,7 +388,9 @@ pub(crate) async fn open_stream(
     if last_chance {
         return Ok(stream);
     }
-    let first = match tokio::time::timeout(first_byte, stream.next()).await {
+    let window = timeouts.keepalive.min(timeouts.first_byte);
+    // `next` is cancel-safe: a chunk not ready when the window closes stays in the stream.
+    let first = match tokio::time::timeout(window, stream.next()).await {
         Ok(Some(Ok(chunk))) => chunk,
         Ok(Some(Err(e))) => {
             let msg = format!(
@@ -406,13 +411,7 @@ pub(crate) async fn open_stream(
                 next: Next::Retry(None),
             });
         }
-        Err(_) => {
-            let msg = format!("the provider sent nothing for {first_byte:?}");
-            return Err(Attempt {
-                failure: (ApiError::new(ErrorKind::UpstreamTimeout, msg), Outcome::Timeout),
-                next: Next::Retry(None),
-            });
-        }
+        Err(_) => return Ok(stream),
     };
     if let Some(message) = opens_with_error(&first) {
         return Err(Attempt {
@@ -522,7 +521,7 @@ async fn attempt_target(
     let mut out_headers = headers::downstream(resp.headers());
     if is_sse {
         let meter = Meter::new(dialect, parsed.usage_body.is_some());
-        let stream = open_stream(resp, state.config.timeouts.first_byte, last_chance).await?;
+        let stream = open_stream(resp, &state.config.timeouts, last_chance).await?;
         let pump = Relay::new(dialect, meter, ex.hand_off());
         let relay = Driven::new(stream, pump, &state.config.timeouts, state.in_flight.cancelled());
         out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));

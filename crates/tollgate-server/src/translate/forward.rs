@@ -108,7 +108,7 @@ pub(crate) async fn forward(
     let decoder = super::decoder(provider.dialect);
     let stop_name = stop_name(client);
     let mut out_headers = headers::downstream(resp.headers());
-    let upstream = open_stream(resp, state.config.timeouts.first_byte, last_chance).await?;
+    let upstream = open_stream(resp, &state.config.timeouts, last_chance).await?;
     let idle = state.config.timeouts.idle;
 
     if client_streams {

@@ -11,4 +11,5 @@ mod lifecycle;
 mod metrics;
 mod openai;
 mod outage;
+mod routing;
 mod translation;

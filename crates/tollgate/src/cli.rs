@@ -42,7 +42,6 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per run; boxing buys nothing")]
 pub enum Command {
     /// Start the gateway.
     Serve {
@@ -79,6 +78,130 @@ pub enum Command {
         #[command(subcommand)]
         command: HistoryCommand,
     },
+    /// Inspect automatic routing offline: how a request would be routed, and what routing has
+    /// saved against always using the strongest model.
+    #[command(after_help = ROUTE_HELP)]
+    Route {
+        #[command(subcommand)]
+        command: RouteCommand,
+    },
+}
+
+const ROUTE_HELP: &str = "\
+Examples:
+  tollgate route explain \"What is 2+2?\"
+  tollgate route explain --dialect openai-chat --model auto request.json
+  cat request.json | tollgate route explain --json -
+  tollgate route report --since 30d
+  tollgate route report --synthetic --baseline anthropic:claude-opus-4-5";
+
+const EXPLAIN_HELP: &str = "\
+The request is planned as the gateway would plan it right now with nothing yet called: no
+provider probed, no breaker open, no measured success. Nothing is sent anywhere.
+
+Input: a single argument naming an existing file is read as a request body (a routing fixture,
+with `name`, `dialect` and `body`, works too); `-` reads the body from stdin; anything else is a
+prompt, sent as the only user message of a minimal request.
+
+Examples:
+  tollgate route explain \"What is 2+2?\"
+  tollgate route explain --model anthropic:claude-haiku-4-5 \"Refactor src/lib.rs\"
+  tollgate route explain --dialect openai-responses --json body.json
+  pbpaste | tollgate route explain --dialect openai-chat -";
+
+const REPORT_HELP: &str = "\
+From the history (the default): per category, the deployments requests were routed to, with
+requests, success rate, tokens and actual cost, against the estimated cost of the same tokens
+(cache reads and writes included) on the baseline.
+
+With --synthetic: every request in a directory of routing fixtures (JSON files with `name`,
+`dialect` and `body`; default: the fixtures built into tollgate) is planned with the config's
+catalog as `auto`, and its cost estimated on the chosen deployment from its estimated input
+tokens and min(max_tokens, 1000) output tokens.
+
+The baseline is --baseline, else the most expensive current strong-tier built-in model an
+enabled provider serves, else anthropic:claude-opus-4-5.
+
+Examples:
+  tollgate route report
+  tollgate route report --since 2026-11-01 --json
+  tollgate route report --database ~/.local/share/tollgate/tollgate.db --baseline openai:gpt-5
+  tollgate route report --synthetic
+  tollgate route report --synthetic ./my-fixtures";
+
+#[derive(Debug, Subcommand)]
+pub enum RouteCommand {
+    /// Show how a request would be routed: mode, reason, classification, chosen deployments and
+    /// every candidate considered.
+    #[command(after_help = EXPLAIN_HELP)]
+    Explain {
+        /// Config file (default: as for `serve`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The dialect the request is written in (default: anthropic, or a fixture file's own).
+        #[arg(long, value_enum)]
+        dialect: Option<DialectArg>,
+        /// The model to ask for (`auto`, an alias, `provider:model`); overrides the body's.
+        /// Default for a prompt: `auto`.
+        #[arg(long)]
+        model: Option<String>,
+        /// The decision document as JSON.
+        #[arg(long)]
+        json: bool,
+        /// A request body file, `-` for stdin, or the words of a prompt.
+        #[arg(value_name = "FILE | - | PROMPT", required = true)]
+        input: Vec<String>,
+    },
+    /// Cost of the routes taken (or that would be taken) against sending everything to the
+    /// strongest model, per category.
+    #[command(after_help = REPORT_HELP)]
+    Report {
+        /// Config file (default: as for `serve`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The history database to read instead of the configured one: a SQLite file,
+        /// `sqlite://PATH` or `postgres://...`.
+        #[arg(long, value_name = "URL|PATH", conflicts_with = "synthetic")]
+        database: Option<String>,
+        /// Exchanges started at or after this time (default 7d).
+        #[arg(long, value_name = "DATE|DURATION", conflicts_with = "synthetic")]
+        since: Option<String>,
+        /// The `provider:model` to compare against.
+        #[arg(long, value_name = "PROVIDER:MODEL")]
+        baseline: Option<String>,
+        /// Plan routing fixtures instead of reading the history: those in DIR, or the built-in
+        /// ones.
+        #[arg(long, value_name = "DIR", num_args = 0..=1)]
+        synthetic: Option<Option<PathBuf>>,
+        /// The report as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A client dialect, as `--dialect` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DialectArg {
+    Anthropic,
+    OpenaiChat,
+    OpenaiResponses,
+}
+
+impl DialectArg {
+    /// The tag routing uses (`tollgate_routing::features::ANTHROPIC`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Anthropic => tollgate_routing::features::ANTHROPIC,
+            Self::OpenaiChat => tollgate_routing::features::OPENAI_CHAT,
+            Self::OpenaiResponses => tollgate_routing::features::OPENAI_RESPONSES,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Anthropic, Self::OpenaiChat, Self::OpenaiResponses]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
 }
 
 const HISTORY_HELP: &str = "\

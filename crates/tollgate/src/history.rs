@@ -10,7 +10,7 @@
 //! - `history/export.rs`: `export`, with a progress bar on long exports.
 
 mod export;
-mod table;
+pub(crate) mod table;
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
@@ -44,7 +44,7 @@ pub fn run(
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
     })
@@ -53,7 +53,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// The store `--database` names, else the configured one (`database_url`, else the SQLite
 /// file in the data directory). A SQLite file that does not exist is an error, not a new
 /// empty database.
-async fn open(
+pub(crate) async fn open(
     config: Option<PathBuf>,
     database: Option<String>,
     env: &BTreeMap<String, String>,

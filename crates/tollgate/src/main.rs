@@ -3,6 +3,7 @@
 
 mod cli;
 mod history;
+mod route;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         Command::History { config, database, command } => {
             report(history::run(config, database, command, &env))
         }
+        Command::Route { command } => report(route::run(command, &env)),
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
@@ -138,7 +140,13 @@ fn summary(c: &Config) -> String {
         let targets: Vec<String> = t
             .deployments
             .iter()
-            .map(|d| if d.weight == 1 { d.target.clone() } else { format!("{} (weight {})", d.target, d.weight) })
+            .map(|d| {
+                if d.weight == 1 {
+                    d.target.clone()
+                } else {
+                    format!("{} (weight {})", d.target, d.weight)
+                }
+            })
             .collect();
         out.push_str(&format!("  alias {a} -> {}\n", targets.join(", ")));
     }

@@ -99,10 +99,37 @@ pub const TEMPLATE: &str = r#"# Tollgate configuration.
 # base_url = "http://192.168.1.20:8000/v1"
 # models = ["qwen2.5-coder-32b"]
 
-# Aliases: a model name clients may use -> provider:model.
+# Aliases: a model name clients may use (or a `*` pattern) -> provider:model, a list tried in
+# order, weighted deployments, or `auto` (see docs/ROUTING.md).
 [aliases]
 # fast = "openai:gpt-4o-mini"
 # coder = "workstation:qwen2.5-coder-32b"
+# "claude-sonnet-*" = "auto"
+
+# Routing: `model: "auto"` picks a model per request; retries, fallbacks and breakers.
+[routing]
+# retries = 0
+# backoff = "250ms"
+# max_backoff = "5s"
+# breaker = { failures = 5, cooldown = "30s" }
+# sticky_sessions = true
+# probe_interval = "60s"
+#
+# [routing.auto]
+# models = ["anthropic:claude-haiku-4-5", "anthropic:claude-sonnet-4-5", "anthropic:claude-opus-4-5"]
+# cheap_max = 30
+# standard_max = 65
+# success_threshold = 0.8
+# local_first = true
+#
+# [[routing.rules]]
+# name = "long-context"
+# when = "tokens>=150000"
+# target = "openai:gpt-5"
+
+# Model facts and prices (per million tokens), overriding the built-in catalog.
+[models]
+# "workstation:qwen2.5-coder-32b" = { tier = "standard", context = 32768, tools = true }
 "#;
 
 #[cfg(test)]

@@ -455,11 +455,16 @@ impl Catalog {
             order.iter().filter_map(|&i| candidates[i].target.clone()).collect();
         let strategy = serde_json::to_value(alias.strategy).ok();
         let strategy = strategy.as_ref().and_then(|s| s.as_str()).unwrap_or("ordered");
+        let reason = if alias.deployments.len() > 1 {
+            format!("alias {requested} ({strategy})")
+        } else {
+            format!("alias {requested}")
+        };
         Ok(Decision {
             version: DECISION_VERSION,
             requested: requested.to_owned(),
             mode: "alias",
-            reason: format!("alias {requested} ({strategy})"),
+            reason,
             features: input.features.cloned(),
             classification: None,
             tier: None,
@@ -618,8 +623,10 @@ impl Catalog {
                 }
             })
             .collect();
-        for i in 0..candidates.len() {
-            candidates[i].excluded = self.filter(health, input, f, Some(category), &candidates[i]);
+        let exclusions: Vec<Option<String>> =
+            candidates.iter().map(|c| self.filter(health, input, f, Some(category), c)).collect();
+        for (c, excluded) in candidates.iter_mut().zip(exclusions) {
+            c.excluded = excluded;
         }
         let eligible = |c: &Candidate| c.excluded.is_none();
         if !candidates.iter().any(eligible) {

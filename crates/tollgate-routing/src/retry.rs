@@ -20,7 +20,7 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        Self { retries: 1, base: Duration::from_millis(250), max: Duration::from_secs(5) }
+        Self { retries: 0, base: Duration::from_millis(250), max: Duration::from_secs(5) }
     }
 }
 

@@ -2,6 +2,8 @@
 //! local Ollama. Includes the routing fixtures' expected routes (`expect.route` in
 //! `fixtures/features/*.json`).
 
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test on unexpected shapes")]
+
 use std::path::Path;
 
 use serde_json::{Value, json};

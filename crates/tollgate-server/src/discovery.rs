@@ -2,6 +2,10 @@
 //! `/api/tags`), which
 //! feeds routing ("a provider that lists it") and `GET /v1/models`, and its health, which feeds
 //! `/health/ready`. Probes never run on the request path.
+//!
+//! Local runtimes are probed more often (`routing.probe_interval`), and Ollama is also asked
+//! what it has loaded (`GET /api/ps`, with each model's VRAM): routing prefers what is loaded
+//! when the runtime is under GPU memory pressure (`gpu_memory`, `gpu_pressure`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,9 +57,14 @@ pub fn spawn(state: Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
         .map(|i| {
             let state = state.clone();
             tokio::spawn(async move {
+                let interval = if state.config.providers[i].local {
+                    state.config.routing.probe_interval
+                } else {
+                    PROBE_INTERVAL
+                };
                 loop {
                     probe(&state, i).await;
-                    tokio::time::sleep(PROBE_INTERVAL).await;
+                    tokio::time::sleep(interval).await;
                 }
             })
         })
@@ -101,23 +110,76 @@ pub async fn probe(state: &AppState, i: usize) {
     if let ProviderHealth::Down(reason) = &health {
         tracing::warn!(provider = %provider.name, reason = %reason, "provider probe failed");
     }
-    state.metrics.set_upstream_up(&provider.name, health == ProviderHealth::Up);
+    let up = health == ProviderHealth::Up;
+    state.metrics.set_upstream_up(&provider.name, up);
     if let Ok(mut h) = state.health[i].write() {
         *h = health;
     }
-    if let Some(models) = models {
+    let status = if up && state.config.providers[i].local { local_status(state, i).await } else { None };
+    if let Some(models) = &models {
         tracing::debug!(provider = %provider.name, models = models.len(), "provider models listed");
-        if let Ok(mut guard) = state.catalog.write() {
-            let mut next = (**guard).clone();
-            next.providers[i].discovered = models;
-            *guard = Arc::new(next);
-        }
     }
+    if let Ok(mut guard) = state.catalog.write() {
+        let mut next = (**guard).clone();
+        let entry = &mut next.providers[i];
+        entry.up = Some(up);
+        if let Some(models) = models {
+            entry.discovered = models;
+        }
+        if let Some(status) = status {
+            entry.status = status;
+        }
+        *guard = Arc::new(next);
+    }
+}
+
+/// What an Ollama runtime has loaded (`GET /api/ps`), and whether that puts it under GPU memory
+/// pressure against the configured limit. `None` for other runtimes or when it cannot tell.
+async fn local_status(state: &AppState, i: usize) -> Option<tollgate_routing::plan::LocalStatus> {
+    let cfg = &state.config.providers[i];
+    if !cfg.preset.name.starts_with("ollama") {
+        return None;
+    }
+    let root = cfg.base_url.trim_end_matches('/').trim_end_matches("/v1");
+    let url = format!("{root}/api/ps");
+    let resp = tokio::time::timeout(PROBE_TIMEOUT, state.client.http().get(&url).send()).await.ok()?.ok()?;
+    let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes()).await.ok()?.ok()?;
+    let loaded = loaded_models(&body)?;
+    let used: u64 = loaded.iter().map(|(_, vram)| vram).sum();
+    let pressure =
+        cfg.gpu_memory.is_some_and(|limit| limit > 0 && used as f64 / limit as f64 >= cfg.gpu_pressure);
+    if pressure {
+        tracing::info!(provider = %cfg.name, used_bytes = used, "local runtime under GPU memory pressure");
+    }
+    Some(tollgate_routing::plan::LocalStatus { loaded, pressure })
+}
+
+/// `/api/ps`: `{"models": [{"name": "qwen3:8b", "size_vram": 5000000000, ...}]}`.
+fn loaded_models(body: &[u8]) -> Option<Vec<(String, u64)>> {
+    #[derive(Deserialize)]
+    struct Ps {
+        models: Vec<Loaded>,
+    }
+    #[derive(Deserialize)]
+    struct Loaded {
+        name: String,
+        #[serde(default)]
+        size_vram: u64,
+    }
+    let ps: Ps = serde_json::from_slice(body).ok()?;
+    Some(ps.models.into_iter().map(|m| (m.name, m.size_vram)).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_what_ollama_has_loaded() {
+        let body = br#"{"models":[{"name":"qwen3:8b","model":"qwen3:8b","size":6000,"size_vram":5000,"expires_at":"2026-11-22T10:00:00Z"},{"name":"nomic","size":10}]}"#;
+        assert_eq!(loaded_models(body).unwrap(), [("qwen3:8b".to_owned(), 5000), ("nomic".to_owned(), 0)]);
+        assert!(loaded_models(b"<html>").is_none());
+    }
 
     #[test]
     fn reads_every_providers_model_list() {

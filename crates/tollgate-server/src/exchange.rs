@@ -204,7 +204,8 @@ impl Exchange {
         let Some(deployment) = route.deployment else { return };
         let router = &self.state.router;
         // A client that hangs up is not the deployment's fault.
-        let transport_ok = matches!(outcome, Outcome::Ok | Outcome::ClientClosed | Outcome::Shutdown);
+        let transport_ok =
+            matches!(outcome, Outcome::Ok | Outcome::ClientClosed | Outcome::Shutdown);
         let ttfb = self.record.ttfb_ms.map(|ms| std::time::Duration::from_millis(ms as u64));
         router.finished(&deployment, transport_ok, ttfb);
         if let Some(category) = route.category

@@ -55,6 +55,20 @@ pub fn upstream_request_id(provider: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Sets `x-tollgate-provider`, `x-tollgate-model` and `x-tollgate-route` (values that are not
+/// valid header text are left out).
+pub fn set_route(h: &mut HeaderMap, provider: &str, model: &str, reason: &str) {
+    for (name, value) in [
+        ("x-tollgate-provider", provider),
+        ("x-tollgate-model", model),
+        ("x-tollgate-route", reason),
+    ] {
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,17 +113,5 @@ mod tests {
                 && !down.contains_key("set-cookie")
                 && !down.contains_key("x-request-id")
         );
-    }
-}
-
-/// Sets `x-tollgate-provider`, `x-tollgate-model` and `x-tollgate-route` (values that are not
-/// valid header text are left out).
-pub fn set_route(h: &mut HeaderMap, provider: &str, model: &str, reason: &str) {
-    for (name, value) in
-        [("x-tollgate-provider", provider), ("x-tollgate-model", model), ("x-tollgate-route", reason)]
-    {
-        if let Ok(v) = http::HeaderValue::from_str(value) {
-            h.insert(name, v);
-        }
     }
 }

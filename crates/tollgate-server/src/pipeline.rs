@@ -241,7 +241,11 @@ async fn run(
     ex.record.route_decision = Some(decision.to_json());
     ex.route = Some(crate::exchange::RouteTrack {
         category: decision.category(),
-        session: decision.features.as_ref().filter(|f| crate::routing::sticky_shape(f)).and(session),
+        session: decision
+            .features
+            .as_ref()
+            .filter(|f| crate::routing::sticky_shape(f))
+            .and(session),
         deployment: None,
     });
 
@@ -265,9 +269,10 @@ async fn run(
             if let Some(r) = ex.route.as_mut() {
                 r.deployment = Some(deployment.clone());
             }
-            ex.routed = Some((provider.name.clone(), target.model.clone(), decision.reason.clone()));
-            let result = attempt_target(state, op, ex, headers, &body, &parsed, target, last_chance)
-                .await;
+            ex.routed =
+                Some((provider.name.clone(), target.model.clone(), decision.reason.clone()));
+            let result =
+                attempt_target(state, op, ex, headers, &body, &parsed, target, last_chance).await;
             match result {
                 Ok(resp) => {
                     if n > 0 || attempt > 0 {
@@ -353,7 +358,9 @@ pub(crate) async fn send_upstream(
 ) -> Result<reqwest::Response, Attempt> {
     let resp = match state.client.send(rb).await {
         Ok(r) => r,
-        Err(e) => return Err(Attempt { failure: send_failure(provider, e), next: Next::Retry(None) }),
+        Err(e) => {
+            return Err(Attempt { failure: send_failure(provider, e), next: Next::Retry(None) });
+        }
     };
     let status = resp.status();
     if status.is_success() {
@@ -416,7 +423,10 @@ pub(crate) async fn open_stream(
     if let Some(message) = opens_with_error(&first) {
         return Err(Attempt {
             failure: (
-                ApiError::new(ErrorKind::Overloaded, format!("the provider's stream opened with an error: {message}")),
+                ApiError::new(
+                    ErrorKind::Overloaded,
+                    format!("the provider's stream opened with an error: {message}"),
+                ),
                 Outcome::StreamError,
             ),
             next: Next::Retry(None),
@@ -437,7 +447,9 @@ fn opens_with_error(chunk: &[u8]) -> Option<String> {
         let d = d.trim();
         let v: serde_json::Value = serde_json::from_str(d).ok()?;
         let is_error = v.get("type").and_then(|t| t.as_str()) == Some("error")
-            || (v.get("error").is_some() && v.get("choices").is_none() && v.get("candidates").is_none());
+            || (v.get("error").is_some()
+                && v.get("choices").is_none()
+                && v.get("candidates").is_none());
         if !is_error {
             return None;
         }
@@ -449,7 +461,10 @@ fn opens_with_error(chunk: &[u8]) -> Option<String> {
 }
 
 /// Serves the request from one deployment.
-#[expect(clippy::too_many_arguments, reason = "one attempt of the request path; every input is distinct")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one attempt of the request path; every input is distinct"
+)]
 async fn attempt_target(
     state: &Arc<AppState>,
     op: Operation,
@@ -483,7 +498,14 @@ async fn attempt_target(
             return Ok(local_count_tokens(ex, body));
         }
         let mut resp = crate::translate::forward::forward(
-            state, dialect, ex, headers, body, target, provider, last_chance,
+            state,
+            dialect,
+            ex,
+            headers,
+            body,
+            target,
+            provider,
+            last_chance,
         )
         .await?;
         route_headers(&mut resp, provider, target, ex);
@@ -532,10 +554,9 @@ async fn attempt_target(
         route_headers(&mut resp, provider, target, ex);
         return Ok(resp);
     }
-    let bytes = read_upstream(resp, state.config.timeouts.idle).await.map_err(|e| Attempt {
-        failure: (e, Outcome::UpstreamError),
-        next: Next::Retry(None),
-    })?;
+    let bytes = read_upstream(resp, state.config.timeouts.idle)
+        .await
+        .map_err(|e| Attempt { failure: (e, Outcome::UpstreamError), next: Next::Retry(None) })?;
     ex.mark_first_byte();
     meter_whole(ex, dialect, op, &bytes);
     if ex.record_bodies() {
@@ -549,7 +570,12 @@ async fn attempt_target(
 }
 
 /// `x-tollgate-provider`, `x-tollgate-model` and `x-tollgate-route` on a response.
-pub(crate) fn route_headers(resp: &mut Response, provider: &Provider, target: &Target, ex: &Exchange) {
+pub(crate) fn route_headers(
+    resp: &mut Response,
+    provider: &Provider,
+    target: &Target,
+    ex: &Exchange,
+) {
     let reason = ex.routed.as_ref().map(|r| r.2.as_str()).unwrap_or_default();
     headers::set_route(resp.headers_mut(), &provider.name, &target.model, reason);
 }

@@ -46,11 +46,7 @@ impl Router {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    pub fn plan(
-        &self,
-        catalog: &Catalog,
-        input: &PlanInput<'_>,
-    ) -> Result<Decision, ResolveError> {
+    pub fn plan(&self, catalog: &Catalog, input: &PlanInput<'_>) -> Result<Decision, ResolveError> {
         catalog.plan(&lock(&self.health), input)
     }
 
@@ -134,7 +130,9 @@ pub fn spawn_seed(state: std::sync::Arc<crate::state::AppState>) -> tokio::task:
                 }
                 tracing::debug!(seeded, "routing: measured success seeded from the history");
             }
-            Err(e) => tracing::warn!(error = %e, "routing: could not read measured success from the history"),
+            Err(e) => {
+                tracing::warn!(error = %e, "routing: could not read measured success from the history")
+            }
         }
     })
 }
@@ -180,15 +178,12 @@ pub fn judge(
 /// Whether the request is tagged to stay on local models: the `x-tollgate-sensitivity` header
 /// set to `local` (also `local-only`, `private`, `confidential`).
 pub fn local_only(headers: &http::HeaderMap) -> bool {
-    headers
-        .get("x-tollgate-sensitivity")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "local" | "local-only" | "private" | "confidential"
-            )
-        })
+    headers.get("x-tollgate-sensitivity").and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "local" | "local-only" | "private" | "confidential"
+        )
+    })
 }
 
 /// A background or probe call is never worth keeping a session on its model for.

@@ -38,8 +38,8 @@ use async_trait::async_trait;
 pub use open::{open, redact_url};
 pub use postgres::PostgresStore;
 pub use query::{
-    ExchangeFilter, ExchangeSummary, HistoryQuery, RouteStat, SNIPPET_CLOSE, SNIPPET_OPEN, SearchHit,
-    SessionFilter,
+    ExchangeFilter, ExchangeSummary, HistoryQuery, RouteStat, SNIPPET_CLOSE, SNIPPET_OPEN,
+    SearchHit, SessionFilter,
 };
 pub use record::{ExchangeRecord, PolicyEvent, SessionRecord, SessionUpdate};
 pub use sqlite::SqliteStore;

@@ -114,12 +114,12 @@ pub struct RouteStat {
 macro_rules! route_stats_sql {
     ($since:literal) => {
         concat!(
-            "SELECT route_category, route_deployment, count(*) AS requests, \
-             sum(CASE WHEN outcome = 'ok' AND (output_tokens > 0 OR stop_reason IN ('tool_use', 'tool_calls')) \
-             THEN 1 ELSE 0 END) AS ok, sum(input_tokens) AS input_tokens, \
-             sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens, \
-             sum(cache_write_tokens) AS cache_write_tokens, sum(cost_micros) AS cost_micros, \
-             sum(total_ms) AS total_ms FROM exchanges \
+            "SELECT route_category, route_deployment, CAST(count(*) AS BIGINT) AS requests, \
+             CAST(sum(CASE WHEN outcome = 'ok' AND (output_tokens > 0 OR stop_reason IN ('tool_use', 'tool_calls')) \
+             THEN 1 ELSE 0 END) AS BIGINT) AS ok, CAST(sum(input_tokens) AS BIGINT) AS input_tokens, \
+             CAST(sum(output_tokens) AS BIGINT) AS output_tokens, CAST(sum(cache_read_tokens) AS BIGINT) AS cache_read_tokens, \
+             CAST(sum(cache_write_tokens) AS BIGINT) AS cache_write_tokens, CAST(sum(cost_micros) AS BIGINT) AS cost_micros, \
+             CAST(sum(total_ms) AS BIGINT) AS total_ms FROM exchanges \
              WHERE route_category IS NOT NULL AND route_deployment IS NOT NULL AND started_at_ms >= ",
             $since,
             " GROUP BY route_category, route_deployment ORDER BY route_category, route_deployment"
@@ -128,7 +128,9 @@ macro_rules! route_stats_sql {
 }
 pub(crate) use route_stats_sql;
 
-pub(crate) fn route_stat_from_row(row: &impl crate::sql::DecodeRow) -> Result<RouteStat, sqlx::Error> {
+pub(crate) fn route_stat_from_row(
+    row: &impl crate::sql::DecodeRow,
+) -> Result<RouteStat, sqlx::Error> {
     Ok(RouteStat {
         category: row.text("route_category")?,
         deployment: row.text("route_deployment")?,

@@ -241,15 +241,18 @@ async fn explain(
     body: axum::body::Bytes,
 ) -> Answer {
     let params = query.map(|q| q.0).unwrap_or_default();
-    let dialect = params
-        .iter()
-        .find(|(k, _)| k == "dialect")
-        .map_or("anthropic", |(_, v)| v.as_str());
+    let dialect =
+        params.iter().find(|(k, _)| k == "dialect").map_or("anthropic", |(_, v)| v.as_str());
     let dialect = match dialect {
         "anthropic" => Dialect::Anthropic,
         "openai-chat" => Dialect::OpenAiChat,
         "openai-responses" => Dialect::OpenAiResponses,
-        other => return Err(rid.bad("dialect", format!("unknown dialect `{other}` (anthropic, openai-chat, openai-responses)"))),
+        other => {
+            return Err(rid.bad(
+                "dialect",
+                format!("unknown dialect `{other}` (anthropic, openai-chat, openai-responses)"),
+            ));
+        }
     };
     let model = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()

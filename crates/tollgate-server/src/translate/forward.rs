@@ -30,7 +30,10 @@ use crate::state::AppState;
 /// Client headers that still mean something to a provider of another dialect.
 const TRANSLATED_UPSTREAM: &[&str] = &["user-agent", "idempotency-key"];
 
-#[expect(clippy::too_many_arguments, reason = "one attempt of the request path; every input is distinct")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one attempt of the request path; every input is distinct"
+)]
 pub(crate) async fn forward(
     state: &Arc<AppState>,
     client: Dialect,
@@ -163,7 +166,10 @@ pub(crate) async fn forward(
                     tollgate_providers::client::error_chain(&e)
                 );
                 return Err(Attempt {
-                    failure: (ApiError::new(ErrorKind::UpstreamError, msg), Outcome::UpstreamBrokeOff),
+                    failure: (
+                        ApiError::new(ErrorKind::UpstreamError, msg),
+                        Outcome::UpstreamBrokeOff,
+                    ),
                     next: Next::Retry(None),
                 });
             }

@@ -182,7 +182,9 @@ impl HistoryQuery for SqliteStore {
             .bind(since_ms)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| crate::query::route_stat_from_row(r).map_err(StoreError::from)).collect()
+        rows.iter()
+            .map(|r| crate::query::route_stat_from_row(r).map_err(StoreError::from))
+            .collect()
     }
 
     async fn purge_bodies(&self, before_ms: i64) -> Result<u64, StoreError> {

@@ -113,7 +113,8 @@ pub async fn route_stats_group_routed_requests(h: &Harness) {
     for n in 1..=5u32 {
         let mut r = full(n, "s-route");
         r.route_category = Some(if n <= 3 { "debug" } else { "simple_qa" }.into());
-        r.route_deployment = Some(if n == 5 { "openai:gpt-5-nano" } else { "anthropic:claude-sonnet-4-5" }.into());
+        r.route_deployment =
+            Some(if n == 5 { "openai:gpt-5-nano" } else { "anthropic:claude-sonnet-4-5" }.into());
         if n == 2 {
             r.outcome = "upstream_error".into();
         }

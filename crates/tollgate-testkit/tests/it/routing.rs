@@ -9,7 +9,8 @@ use tollgate_testkit::mock::Behaviour;
 fn overloaded() -> Behaviour {
     Behaviour::Status {
         status: 529,
-        body: r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#.into(),
+        body: r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            .into(),
         headers: vec![],
     }
 }
@@ -105,7 +106,8 @@ async fn retries_back_off_on_the_same_deployment_before_falling_back() {
         .await;
     gw.mock.enqueue(Behaviour::Status {
         status: 429,
-        body: r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#.into(),
+        body: r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#
+            .into(),
         headers: vec![("retry-after".into(), "0".into())],
     });
     let resp = gw.anthropic(&anthropic_body("resilient", false)).send().await.unwrap();

@@ -181,6 +181,8 @@ mod tests {
         .collect();
         let c = crate::validate::validate(raw, crate::Origin::File(path.into()), &env).unwrap();
         assert_eq!(c.providers.len(), 3);
-        assert_eq!(c.routing.aliases.len(), 2);
+        assert_eq!(c.routing.aliases.len(), 3);
+        assert_eq!(c.routing.settings.rules.len(), 1);
+        assert_eq!(c.routing.settings.auto.models.len(), 3);
     }
 }

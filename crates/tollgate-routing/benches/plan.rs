@@ -1,6 +1,8 @@
-//! Route planning cost: [`Features::extract`] and [`classify`] on a Claude Code-shaped request of
-//! about 200 KB (an ~8 KB system prompt, 40 tool definitions, 100 rounds of `tool_use` and
-//! `tool_result` carrying file contents, thinking on). Target: well under 50 µs for both.
+//! Route planning cost on a Claude Code-shaped request of about 200 KB (an ~8 KB system prompt,
+//! 40 tool definitions, 100 rounds of `tool_use` and `tool_result` carrying file contents,
+//! thinking on): [`Features::extract`], [`classify`], and [`Catalog::plan`] (automatic routing
+//! over the built-in models of Anthropic, OpenAI and Gemini), separately and end to end.
+//! Target (issue 5): under 50 µs to plan.
 //! `serde_json` skipping the same body into `IgnoredAny` is measured beside it as a yardstick.
 //!
 //! `cargo bench -p tollgate-routing --bench plan`
@@ -13,6 +15,26 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use tollgate_routing::classify::classify;
 use tollgate_routing::features::{ANTHROPIC, Features};
+use tollgate_routing::health::Health;
+use tollgate_routing::plan::PlanInput;
+use tollgate_routing::{Catalog, ProviderEntry};
+
+fn catalog() -> Catalog {
+    let p = |name: &str, dialect: &'static str, pattern: &str| ProviderEntry {
+        name: name.into(),
+        dialects: vec![dialect],
+        patterns: vec![pattern.into()],
+        ..Default::default()
+    };
+    Catalog {
+        providers: vec![
+            p("anthropic", "anthropic", "claude-*"),
+            p("openai", "openai-chat", "gpt-*"),
+            p("gemini", "gemini", "gemini-*"),
+        ],
+        ..Default::default()
+    }
+}
 
 /// A Claude Code request of about 200 KB.
 fn claude_code_request() -> Vec<u8> {
@@ -69,6 +91,30 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("extract", |b| b.iter(|| Features::extract(ANTHROPIC, black_box(&body))));
     g.bench_function("classify", |b| b.iter(|| classify(black_box(&f))));
+    let cat = catalog();
+    let health = Health::default();
+    fn input(f: &Features) -> PlanInput<'_> {
+        PlanInput {
+            requested: "auto",
+            client_dialect: ANTHROPIC,
+            features: Some(f),
+            session: Some("s"),
+            sticky: None,
+            local_only: false,
+            random: 1,
+            now_ms: 0,
+        }
+    }
+    assert_eq!(cat.plan(&health, &input(&f)).unwrap().chosen.len(), 4);
+    g.bench_function("plan (classify, filter, choose)", |b| {
+        b.iter(|| cat.plan(&health, &input(black_box(&f))).unwrap())
+    });
+    g.bench_function(format!("extract+plan {} KB", body.len() / 1000), |b| {
+        b.iter(|| {
+            let f = Features::extract(ANTHROPIC, black_box(&body));
+            cat.plan(&health, &input(&f)).unwrap().chosen.len()
+        })
+    });
     g.bench_function("serde_json IgnoredAny (yardstick)", |b| {
         b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&body)).unwrap())
     });

@@ -115,7 +115,8 @@ pub async fn probe(state: &AppState, i: usize) {
     if let Ok(mut h) = state.health[i].write() {
         *h = health;
     }
-    let status = if up && state.config.providers[i].local { local_status(state, i).await } else { None };
+    let status =
+        if up && state.config.providers[i].local { local_status(state, i).await } else { None };
     if let Some(models) = &models {
         tracing::debug!(provider = %provider.name, models = models.len(), "provider models listed");
     }
@@ -142,12 +143,16 @@ async fn local_status(state: &AppState, i: usize) -> Option<tollgate_routing::pl
     }
     let root = cfg.base_url.trim_end_matches('/').trim_end_matches("/v1");
     let url = format!("{root}/api/ps");
-    let resp = tokio::time::timeout(PROBE_TIMEOUT, state.client.http().get(&url).send()).await.ok()?.ok()?;
+    let resp = tokio::time::timeout(PROBE_TIMEOUT, state.client.http().get(&url).send())
+        .await
+        .ok()?
+        .ok()?;
     let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes()).await.ok()?.ok()?;
     let loaded = loaded_models(&body)?;
     let used: u64 = loaded.iter().map(|(_, vram)| vram).sum();
-    let pressure =
-        cfg.gpu_memory.is_some_and(|limit| limit > 0 && used as f64 / limit as f64 >= cfg.gpu_pressure);
+    let pressure = cfg
+        .gpu_memory
+        .is_some_and(|limit| limit > 0 && used as f64 / limit as f64 >= cfg.gpu_pressure);
     if pressure {
         tracing::info!(provider = %cfg.name, used_bytes = used, "local runtime under GPU memory pressure");
     }
@@ -177,7 +182,10 @@ mod tests {
     #[test]
     fn reads_what_ollama_has_loaded() {
         let body = br#"{"models":[{"name":"qwen3:8b","model":"qwen3:8b","size":6000,"size_vram":5000,"expires_at":"2026-11-22T10:00:00Z"},{"name":"nomic","size":10}]}"#;
-        assert_eq!(loaded_models(body).unwrap(), [("qwen3:8b".to_owned(), 5000), ("nomic".to_owned(), 0)]);
+        assert_eq!(
+            loaded_models(body).unwrap(),
+            [("qwen3:8b".to_owned(), 5000), ("nomic".to_owned(), 0)]
+        );
         assert!(loaded_models(b"<html>").is_none());
     }
 

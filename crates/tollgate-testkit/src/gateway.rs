@@ -182,6 +182,25 @@ impl TestGateway {
             .body(body.to_string())
     }
 
+    /// `GET path` with the master key, as JSON (admin API, `/v1/models`).
+    pub async fn get_json(&self, path: &str) -> Value {
+        let resp = self.client.get(self.url(path)).bearer_auth(KEY).send().await.expect("send");
+        resp.json().await.expect("a JSON answer")
+    }
+
+    /// `POST path` with the master key and a JSON body, as JSON.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Value {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(KEY)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("send");
+        resp.json().await.expect("a JSON answer")
+    }
+
     /// Requests the mock received on one path (model discovery also calls the mock).
     pub fn upstream_requests(&self, path_prefix: &str) -> Vec<crate::RecordedRequest> {
         self.mock.requests().into_iter().filter(|r| r.path.starts_with(path_prefix)).collect()

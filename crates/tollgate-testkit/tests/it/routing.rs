@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use tollgate_testkit::TestGateway;
-use tollgate_testkit::gateway::{KEY, anthropic_body, sse_events};
+use tollgate_testkit::gateway::{anthropic_body, sse_events};
 use tollgate_testkit::mock::Behaviour;
 
 fn overloaded() -> Behaviour {
@@ -98,8 +98,6 @@ async fn a_client_error_does_not_fall_back() {
 
 #[tokio::test]
 async fn retries_back_off_on_the_same_deployment_before_falling_back() {
-    let gw = resilient("").await;
-    drop(gw);
     let gw = TestGateway::builder()
         .toml("[aliases]\nresilient = [\"anthropic:claude-sonnet-4-5\", \"openai:gpt-5-mini\"]\n[routing]\nretries = 1\nbackoff = \"10ms\"\n")
         .start()
@@ -133,16 +131,7 @@ async fn the_breaker_opens_and_traffic_goes_straight_to_the_next_deployment() {
     resp.text().await.unwrap();
     assert_eq!(gw.upstream_requests("/v1/messages").len(), 2);
 
-    let state: Value = gw
-        .client
-        .get(gw.url("/admin/routing"))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = gw.get_json("/admin/routing").await;
     let deployments = state["deployments"].as_array().unwrap();
     let anthropic = deployments
         .iter()
@@ -201,17 +190,7 @@ async fn auto_routes_by_the_request_and_records_its_category() {
 
     // Explain, through the admin API, without calling anyone.
     let before = gw.mock.requests().len();
-    let explained: Value = gw
-        .client
-        .post(gw.url("/admin/routing/explain"))
-        .bearer_auth(KEY)
-        .body(easy.to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let explained = gw.post_json("/admin/routing/explain", &easy).await;
     assert_eq!(explained["chosen"][0], "openai:gpt-5-nano");
     assert_eq!(gw.mock.requests().len(), before);
 }

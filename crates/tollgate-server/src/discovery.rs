@@ -111,12 +111,14 @@ pub async fn probe(state: &AppState, i: usize) {
         tracing::warn!(provider = %provider.name, reason = %reason, "provider probe failed");
     }
     let up = health == ProviderHealth::Up;
+    // Everything a probe asks is asked before it reports: whoever waits for the first probe
+    // (readiness, the test harness) sees no probe request after it.
+    let status =
+        if up && state.config.providers[i].local { local_status(state, i).await } else { None };
     state.metrics.set_upstream_up(&provider.name, up);
     if let Ok(mut h) = state.health[i].write() {
         *h = health;
     }
-    let status =
-        if up && state.config.providers[i].local { local_status(state, i).await } else { None };
     if let Some(models) = &models {
         tracing::debug!(provider = %provider.name, models = models.len(), "provider models listed");
     }
@@ -141,7 +143,10 @@ async fn local_status(state: &AppState, i: usize) -> Option<tollgate_routing::pl
     if !cfg.preset.name.starts_with("ollama") {
         return None;
     }
-    let root = cfg.base_url.trim_end_matches('/').trim_end_matches("/v1");
+    // Ollama's native API sits beside its OpenAI-compatible one, under the base URL without the
+    // preset's `/v1`.
+    let base = cfg.base_url.trim_end_matches('/');
+    let root = cfg.preset.required_suffix.and_then(|sfx| base.strip_suffix(sfx)).unwrap_or(base);
     let url = format!("{root}/api/ps");
     let resp = tokio::time::timeout(PROBE_TIMEOUT, state.client.http().get(&url).send())
         .await

@@ -153,7 +153,7 @@ pub(crate) fn aliases(
                 }
                 let strategy = match t.get("strategy") {
                     None => None,
-                    Some(toml::Value::String(s)) => match parse_strategy(s) {
+                    Some(toml::Value::String(s)) => match Strategy::parse(s) {
                         Some(s) => Some(s),
                         None => {
                             errors.push((format!("{path}.strategy"), format!("unknown strategy `{s}` (ordered, weighted, least-outstanding, latency)")));
@@ -184,16 +184,6 @@ pub(crate) fn aliases(
         }
     }
     out
-}
-
-fn parse_strategy(s: &str) -> Option<Strategy> {
-    match s {
-        "ordered" => Some(Strategy::Ordered),
-        "weighted" => Some(Strategy::Weighted),
-        "least-outstanding" => Some(Strategy::LeastOutstanding),
-        "latency" => Some(Strategy::Latency),
-        _ => None,
-    }
 }
 
 /// `"p:m"`, `["p:m", ...]` or `[{ target = "p:m", weight = N }, ...]`.

@@ -21,6 +21,25 @@ pub enum Strategy {
     Latency,
 }
 
+impl Strategy {
+    pub const ALL: [Self; 4] =
+        [Self::Ordered, Self::Weighted, Self::LeastOutstanding, Self::Latency];
+
+    /// The name the config uses (and serde writes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ordered => "ordered",
+            Self::Weighted => "weighted",
+            Self::LeastOutstanding => "least-outstanding",
+            Self::Latency => "latency",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
 /// Orders `candidates` (index, weight, load) for an attempt: the chosen one first, the rest as
 /// fallbacks in the strategy's order of preference. `random` drives the weighted choice.
 ///

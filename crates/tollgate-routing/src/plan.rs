@@ -353,6 +353,21 @@ impl Catalog {
         format!("{}:{}", self.providers[t.provider].name, t.model)
     }
 
+    /// `t` as a candidate: what is known of its model, nothing judged yet.
+    fn candidate(&self, t: Target) -> Candidate {
+        let info = self.info_of(&t);
+        Candidate {
+            deployment: self.deployment(&t),
+            tier: info.map(|i| i.tier),
+            local: info.is_some_and(|i| i.local),
+            est_cost_micros: None,
+            success: None,
+            excluded: None,
+            target: Some(t),
+            info,
+        }
+    }
+
     /// Plans the route for one request.
     pub fn plan(&self, health: &Health, input: &PlanInput<'_>) -> Result<Decision, ResolveError> {
         if self.providers.is_empty() {
@@ -419,17 +434,8 @@ impl Catalog {
                     target: d.target.clone(),
                 });
             };
-            let info = self.info_of(&t);
-            let mut c = Candidate {
-                deployment: d.target.clone(),
-                tier: info.map(|i| i.tier),
-                local: info.is_some_and(|i| i.local),
-                est_cost_micros: None,
-                success: None,
-                excluded: None,
-                target: Some(Target { reason: crate::Reason::Alias(requested.to_owned()), ..t }),
-                info,
-            };
+            let mut c =
+                self.candidate(Target { reason: crate::Reason::Alias(requested.to_owned()), ..t });
             if let Some(f) = input.features {
                 c.excluded = self.filter(health, input, f, None, &c);
             } else if input.local_only && !c.local {
@@ -453,8 +459,7 @@ impl Catalog {
         let order = balance::order(alias.strategy, &eligible, input.random);
         let targets: Vec<Target> =
             order.iter().filter_map(|&i| candidates[i].target.clone()).collect();
-        let strategy = serde_json::to_value(alias.strategy).ok();
-        let strategy = strategy.as_ref().and_then(|s| s.as_str()).unwrap_or("ordered");
+        let strategy = alias.strategy.as_str();
         let reason = if alias.deployments.len() > 1 {
             format!("alias {requested} ({strategy})")
         } else {
@@ -606,21 +611,13 @@ impl Catalog {
             .auto_candidates(input.client_dialect)
             .into_iter()
             .map(|t| {
-                let info = self.info_of(&t);
-                let deployment = self.deployment(&t);
-                let o = health.outcomes(&deployment, category);
-                Candidate {
-                    tier: info.map(|i| i.tier),
-                    local: info.is_some_and(|i| i.local),
-                    est_cost_micros: info.and_then(|i| i.price).map(|p| {
-                        crate::prices::cost_micros(p, u64::from(f.token_estimate), out_tokens, 0, 0)
-                    }),
-                    success: (o.total > 0).then_some((o.ok, o.total)),
-                    excluded: None,
-                    deployment,
-                    target: Some(t),
-                    info,
-                }
+                let mut c = self.candidate(t);
+                let o = health.outcomes(&c.deployment, category);
+                c.est_cost_micros = c.info.and_then(|i| i.price).map(|p| {
+                    crate::prices::cost_micros(p, u64::from(f.token_estimate), out_tokens, 0, 0)
+                });
+                c.success = (o.total > 0).then_some((o.ok, o.total));
+                c
             })
             .collect();
         let exclusions: Vec<Option<String>> =
@@ -672,20 +669,10 @@ impl Catalog {
                         if first.is_none() && !candidates.iter().any(|c| c.deployment == dep) {
                             // A rule may name a deployment outside the candidate set.
                             if let Some(t) = self.explicit(&dep) {
-                                let info = self.info_of(&t);
-                                let mut c = Candidate {
-                                    deployment: dep.clone(),
-                                    tier: info.map(|i| i.tier),
-                                    local: info.is_some_and(|i| i.local),
-                                    est_cost_micros: None,
-                                    success: None,
-                                    excluded: None,
-                                    target: Some(Target {
-                                        reason: crate::Reason::Auto(String::new()),
-                                        ..t
-                                    }),
-                                    info,
-                                };
+                                let mut c = self.candidate(Target {
+                                    reason: crate::Reason::Auto(String::new()),
+                                    ..t
+                                });
                                 c.excluded = self.filter(health, input, f, Some(category), &c);
                                 candidates.push(c);
                                 first = candidates

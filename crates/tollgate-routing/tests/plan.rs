@@ -195,7 +195,6 @@ fn open_breakers_and_cooling_models_are_skipped() {
 
     let mut h = Health::default();
     for _ in 0..3 {
-        h.outcome("gpt-placeholder", Category::SimpleQa, true, 0);
         h.outcome("gemini:gemini-2.5-flash-lite", Category::SimpleQa, false, 900);
     }
     let d = plan_with(&c, &h, "anthropic", &ask("What is 2+2?"), None).unwrap();

@@ -59,7 +59,7 @@ pub struct Exchange {
     /// Routing's bookkeeping, settled in [`Exchange::finish`].
     pub route: Option<RouteTrack>,
     /// (provider, upstream model, route reason) of the deployment tried last, for the
-    /// `x-tollgate-*` headers.
+    /// `x-tollgate-*` headers; stays with this guard on [`Exchange::hand_off`].
     pub routed: Option<(String, String, String)>,
     started: Instant,
     pub record: ExchangeRecord,
@@ -107,7 +107,7 @@ impl Exchange {
         let moved = Exchange {
             state: self.state.clone(),
             route: self.route.take(),
-            routed: self.routed.clone(),
+            routed: None,
             started: self.started,
             record: std::mem::take(&mut self.record),
             recorded: self.recorded,

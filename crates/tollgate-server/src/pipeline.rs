@@ -85,9 +85,7 @@ pub async fn handle(
         Err((e, outcome)) => {
             ex.set_error(e.type_name(), &e.message);
             let mut resp = e.into_response(dialect, &request_id);
-            if let Some((provider, model, reason)) = &ex.routed {
-                headers::set_route(resp.headers_mut(), provider, model, reason);
-            }
+            route_headers(&mut resp, &ex);
             ex.finish(resp.status().as_u16(), outcome);
             resp
         }
@@ -297,10 +295,12 @@ async fn run(
                         error = %failure.0.message,
                         "attempt failed"
                     );
+                    if let Next::Stop = next {
+                        return Err(failure);
+                    }
                     last = Some(failure);
                     match next {
-                        Next::Stop => return Err(last.unwrap_or_else(|| reject(unavailable(&[])))),
-                        Next::Fallback => break,
+                        Next::Stop | Next::Fallback => break,
                         Next::Retry(after) => {
                             attempt += 1;
                             let wait = retry.backoff(attempt, rand::random(), after);
@@ -438,26 +438,17 @@ pub(crate) async fn open_stream(
 /// The data of an SSE error event that opens a stream (`event: error`, or a first `data:` JSON
 /// object whose `type` is `error` or that holds only an `error`).
 fn opens_with_error(chunk: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(chunk).ok()?;
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with(':'));
-    let first = lines.next()?;
-    let data = if first.replace(' ', "") == "event:error" {
-        lines.next().and_then(|l| l.strip_prefix("data:")).unwrap_or("").trim()
-    } else if let Some(d) = first.strip_prefix("data:") {
-        let d = d.trim();
-        let v: serde_json::Value = serde_json::from_str(d).ok()?;
-        let is_error = v.get("type").and_then(|t| t.as_str()) == Some("error")
+    let mut frames = Vec::new();
+    tollgate_wire::sse::SseDecoder::new().feed(chunk, &mut frames);
+    let first = frames.into_iter().find(|f| f.event.is_some() || !f.data.is_empty())?;
+    let is_error = first.event.as_deref() == Some("error") || {
+        let v: serde_json::Value = serde_json::from_str(&first.data).ok()?;
+        v.get("type").and_then(|t| t.as_str()) == Some("error")
             || (v.get("error").is_some()
                 && v.get("choices").is_none()
-                && v.get("candidates").is_none());
-        if !is_error {
-            return None;
-        }
-        d
-    } else {
-        return None;
+                && v.get("candidates").is_none())
     };
-    Some(data.chars().take(300).collect())
+    is_error.then(|| first.data.chars().take(300).collect())
 }
 
 /// Serves the request from one deployment.
@@ -508,7 +499,7 @@ async fn attempt_target(
             last_chance,
         )
         .await?;
-        route_headers(&mut resp, provider, target, ex);
+        route_headers(&mut resp, ex);
         return Ok(resp);
     }
 
@@ -551,7 +542,7 @@ async fn attempt_target(
         // Tells nginx-style proxies in front of Tollgate not to buffer the stream.
         out_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
         let mut resp = response(StatusCode::OK, out_headers, Body::from_stream(relay));
-        route_headers(&mut resp, provider, target, ex);
+        route_headers(&mut resp, ex);
         return Ok(resp);
     }
     let bytes = read_upstream(resp, state.config.timeouts.idle)
@@ -565,19 +556,16 @@ async fn attempt_target(
     out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     ex.finish(status.as_u16(), Outcome::Ok);
     let mut resp = response(status, out_headers, Body::from(bytes));
-    route_headers(&mut resp, provider, target, ex);
+    route_headers(&mut resp, ex);
     Ok(resp)
 }
 
-/// `x-tollgate-provider`, `x-tollgate-model` and `x-tollgate-route` on a response.
-pub(crate) fn route_headers(
-    resp: &mut Response,
-    provider: &Provider,
-    target: &Target,
-    ex: &Exchange,
-) {
-    let reason = ex.routed.as_ref().map(|r| r.2.as_str()).unwrap_or_default();
-    headers::set_route(resp.headers_mut(), &provider.name, &target.model, reason);
+/// `x-tollgate-provider`, `x-tollgate-model` and `x-tollgate-route` on a response, once a
+/// deployment was tried.
+fn route_headers(resp: &mut Response, ex: &Exchange) {
+    if let Some((provider, model, reason)) = &ex.routed {
+        headers::set_route(resp.headers_mut(), provider, model, reason);
+    }
 }
 
 pub(crate) fn response(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
@@ -608,8 +596,9 @@ fn rewrite_body(body: &Bytes, parsed: &Parsed, target: &Target) -> Bytes {
     }
 }
 
-/// The model a body names, when it names one as a string, for the history of a rejected request.
-fn loose_model(body: &[u8]) -> Option<String> {
+/// The model a body names, when it names one as a string (for the history of a rejected request,
+/// and for the admin API's route explain).
+pub(crate) fn loose_model(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct M {
         model: String,

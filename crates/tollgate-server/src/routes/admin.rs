@@ -243,20 +243,16 @@ async fn explain(
     let params = query.map(|q| q.0).unwrap_or_default();
     let dialect =
         params.iter().find(|(k, _)| k == "dialect").map_or("anthropic", |(_, v)| v.as_str());
-    let dialect = match dialect {
-        "anthropic" => Dialect::Anthropic,
-        "openai-chat" => Dialect::OpenAiChat,
-        "openai-responses" => Dialect::OpenAiResponses,
-        other => {
+    let dialect = match Dialect::parse(dialect) {
+        Some(d @ (Dialect::Anthropic | Dialect::OpenAiChat | Dialect::OpenAiResponses)) => d,
+        _ => {
             return Err(rid.bad(
                 "dialect",
-                format!("unknown dialect `{other}` (anthropic, openai-chat, openai-responses)"),
+                format!("unknown dialect `{dialect}` (anthropic, openai-chat, openai-responses)"),
             ));
         }
     };
-    let model = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_owned))
+    let model = crate::pipeline::loose_model(&body)
         .ok_or_else(|| rid.bad("model", "the body must be a JSON request with a `model`"))?;
     let catalog = state.catalog();
     let features = tollgate_routing::features::Features::extract(dialect.as_str(), &body);
